@@ -1,0 +1,44 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both run `setup` first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+KAFKA_LIBS := .cache/kafka/libs
+
+.PHONY: setup demo test test-unit bench lint clean
+
+setup: $(VENV)/.installed $(KAFKA_LIBS)/.resolved
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e '.[dev]'
+	@touch $@
+
+# The broker's jars from Maven Central (Kafka 4.x, KRaft), copied into a cache folder.
+$(KAFKA_LIBS)/.resolved: deploy/kafka/pom.xml
+	@rm -rf $(KAFKA_LIBS)
+	mvn -q -B -f deploy/kafka/pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(CURDIR)/$(KAFKA_LIBS)
+	@touch $@
+
+demo: setup
+	$(VENV)/bin/ladle demo
+
+test: setup
+	$(PY) -m pytest
+
+test-unit: setup
+	$(PY) -m pytest tests/unit
+
+bench: setup
+	$(VENV)/bin/ladle kafka start
+	$(VENV)/bin/ladle bench runtime
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	-$(VENV)/bin/ladle kafka stop
+	rm -rf data reports

@@ -1,0 +1,42 @@
+"""Event models, one module per topic family. JSON on the wire."""
+
+from schemas.base import Event, stable_id
+from schemas.catalog import CatalogChange, CatalogEmbedded, CatalogItem
+from schemas.dlq import DeadLetter
+from schemas.enrichment import EnrichmentResult, GuardedResult, PromptRef, Usage
+from schemas.guardrails import CheckOutcome, GuardrailVerdict
+from schemas.llm import LLMCall
+from schemas.prompts import PromptState, PromptVersion
+
+EVENT_MODELS: dict[str, type[Event]] = {
+    m.__name__: m
+    for m in (
+        CatalogChange,
+        CatalogEmbedded,
+        EnrichmentResult,
+        GuardedResult,
+        GuardrailVerdict,
+        LLMCall,
+        PromptState,
+        DeadLetter,
+    )
+}
+
+__all__ = [
+    "EVENT_MODELS",
+    "CatalogChange",
+    "CatalogEmbedded",
+    "CatalogItem",
+    "CheckOutcome",
+    "DeadLetter",
+    "EnrichmentResult",
+    "Event",
+    "GuardedResult",
+    "GuardrailVerdict",
+    "LLMCall",
+    "PromptRef",
+    "PromptState",
+    "PromptVersion",
+    "Usage",
+    "stable_id",
+]

@@ -1,0 +1,1 @@
+"""Runtime, settings, logging, metrics, store adapters, engines and the CLI."""

@@ -1,0 +1,1 @@
+"""Kafka clients and the local broker."""

@@ -1,0 +1,88 @@
+"""Helpers to produce and read back topics in integration tests."""
+
+from __future__ import annotations
+
+import time
+
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from schemas import CatalogChange, CatalogItem
+from shared.kafka import clients
+from shared.runtime import codec
+from shared.settings import LadleSettings
+
+
+def change(i: int, version: int = 1, pad: int = 0, trace_id: str | None = None) -> CatalogChange:
+    item_id = f"item-{i:06d}"
+    return CatalogChange(
+        op="upsert",
+        item_id=item_id,
+        version=version,
+        trace_id=trace_id,
+        item=CatalogItem(
+            item_id=item_id,
+            store_id=f"store-{i % 7}",
+            name=f"Dish {i}",
+            description="x" * pad,
+            price=i % 50 + 0.99,
+        ),
+    )
+
+
+def produce(settings: LadleSettings, topic: str, messages: list[tuple[str | None, bytes]]) -> None:
+    p = clients.producer(settings)
+    for key, value in messages:
+        while True:
+            try:
+                p.produce(settings.topic_prefix + topic, value, key)
+                break
+            except BufferError:
+                p.poll(0.1)
+    assert p.flush(60) == 0
+
+
+def produce_changes(settings: LadleSettings, topic: str, changes: list[CatalogChange]) -> None:
+    produce(settings, topic, [(c.item_id, codec.encode(c)) for c in changes])
+
+
+def create_topic(admin: AdminClient, name: str, partitions: int = 3) -> None:
+    for fut in admin.create_topics([NewTopic(name, partitions, 1)]).values():
+        fut.result(30)
+
+
+def read_all(settings: LadleSettings, topic: str, expected: int | None = None, timeout: float = 60.0) -> list:
+    """Every message of a topic from the start; with `expected`, waits until at least that many arrived."""
+    name = settings.topic_prefix + topic
+    c = Consumer(clients.consumer_config(settings, f"reader-{time.time_ns()}", **{"enable.partition.eof": True}))
+    parts = c.list_topics(name, timeout=10).topics[name].partitions
+    c.assign([TopicPartition(name, p, 0) for p in parts])
+    out, at_end = [], set()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        m = c.poll(0.2)
+        if m is not None:
+            if m.error():
+                at_end.add(m.partition())
+            else:
+                at_end.discard(m.partition())
+                out.append(m)
+        if len(at_end) == len(parts) and (expected is None or len(out) >= expected):
+            break
+    c.close()
+    return out
+
+
+def committed_lag(settings: LadleSettings, group: str, topic: str) -> int:
+    """End offsets minus the group's committed offsets, summed over partitions."""
+    name = settings.topic_prefix + topic
+    c = Consumer(clients.consumer_config(settings, group))
+    meta = c.list_topics(name, timeout=10).topics[name]
+    tps = [TopicPartition(name, p) for p in meta.partitions]
+    committed = c.committed(tps, timeout=10)
+    lag = 0
+    for tp in committed:
+        _, high = c.get_watermark_offsets(tp, timeout=10)
+        lag += high - max(tp.offset, 0)
+    c.close()
+    return lag
