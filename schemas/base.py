@@ -7,11 +7,12 @@ the clock, so a replay carries the same id as the original.
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 LADLE_NAMESPACE = uuid.UUID("6f1d9a56-3c1e-4c55-9d7e-2b8f0a7c4e11")
 
@@ -19,6 +20,17 @@ LADLE_NAMESPACE = uuid.UUID("6f1d9a56-3c1e-4c55-9d7e-2b8f0a7c4e11")
 def stable_id(*parts: object) -> str:
     """A uuid5 over the parts: the same inputs give the same id in every process."""
     return str(uuid.uuid5(LADLE_NAMESPACE, "\x1f".join(str(p) for p in parts)))
+
+
+def _old_payload(cls: type[Event], raw: bytes | str) -> dict | None:
+    """The payload as a dict when it is valid JSON of an older schema version, else None."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    if isinstance(data, dict) and isinstance(data.get("schema_version"), int) and data["schema_version"] < cls.SCHEMA_VERSION:
+        return data
+    return None
 
 
 def utcnow() -> datetime:
@@ -30,8 +42,9 @@ class Event(BaseModel):
 
     ``SCHEMA_VERSION`` is the version this code writes; ``UPGRADES`` maps an
     older version to a function that rewrites its payload into the next one, so
-    a consumer of version N reads N-1 payloads. Unknown fields are ignored, so a
-    consumer of N also survives payloads of N+1 that only add fields.
+    a consumer of version N reads N-1 payloads (through ``from_json`` and
+    ``from_dict``). Unknown fields are ignored, so a consumer of N also survives
+    payloads of N+1 that only add fields.
     """
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
@@ -44,14 +57,10 @@ class Event(BaseModel):
     occurred_at: datetime = Field(default_factory=utcnow, description="When the fact happened (UTC).")
     trace_id: str | None = Field(default=None, description="Copied from input to every output.")
 
-    @model_validator(mode="before")
     @classmethod
-    def _upgrade(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
+    def upgrade(cls, data: dict) -> dict:
+        """Rewrite an older payload step by step into this version's shape."""
         version = data.get("schema_version") or cls.SCHEMA_VERSION
-        if version > cls.SCHEMA_VERSION:
-            return data  # newer producer: extra fields are ignored
         while version < cls.SCHEMA_VERSION:
             step = cls.UPGRADES.get(version)
             data = dict(data) if step is None else step(dict(data))
@@ -59,7 +68,35 @@ class Event(BaseModel):
         data["schema_version"] = cls.SCHEMA_VERSION
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict) -> Self:
+        """Validate a payload of this or an older version."""
+        if isinstance(data, dict) and (data.get("schema_version") or cls.SCHEMA_VERSION) < cls.SCHEMA_VERSION:
+            data = cls.upgrade(data)
+        return cls.model_validate(data)
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> Self:
+        """Validate JSON of this or an older version.
+
+        The current version takes pydantic's direct JSON path (no Python dict in
+        between, about twice as fast as a before-validator); only an older payload
+        pays for the dict round trip through ``upgrade``.
+        """
+        try:
+            obj = cls.model_validate_json(raw)
+        except ValidationError:
+            data = _old_payload(cls, raw)
+            if data is None:
+                raise
+            return cls.model_validate(cls.upgrade(data))
+        if obj.schema_version < cls.SCHEMA_VERSION:
+            return cls.model_validate(cls.upgrade(json.loads(raw)))
+        return obj
+
     def model_post_init(self, __context: Any) -> None:
+        if not self.schema_version:
+            self.schema_version = self.SCHEMA_VERSION  # a producer that left it out writes the current one
         if not self.event_id:
             self.event_id = self.default_event_id()
 

@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_valida
 
 from schemas.base import Event, stable_id
 
-
 # Exact in Python, a plain number on the wire for producers and ClickHouse.
 Money = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 

@@ -46,6 +46,10 @@ class WorkerSettings(BaseSettings):
     group_id: str = ""
     max_batch_size: int = Field(default=2000, description="More amortises per-batch costs; fewer bounds memory and latency.")
     max_batch_wait_s: float = Field(default=0.2, description="Longest wait to fill a batch; lower means fresher, smaller batches.")
+    commit_interval_s: float = Field(
+        default=1.0, description="Checkpoint period: flush sinks and producer, commit. Longer is faster; shorter replays less after a crash."
+    )
+    commit_every: int = Field(default=50_000, description="Also checkpoint after this many messages.")
     metrics_port: int = Field(default=0, description="Prometheus port; 0 disables the endpoint.")
     metrics_addr: str = Field(default="127.0.0.1", description="0.0.0.0 in containers so Prometheus can scrape.")
     max_paused_s: float = Field(default=300.0, description="Backpressure longer than this is fatal.")

@@ -7,6 +7,7 @@ Names here are logical; a deployment may put a prefix in front of all of them
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from schemas import (
     CatalogChange,
@@ -99,12 +100,15 @@ def spec(name: str) -> TopicSpec:
 
 def key_of(spec_: TopicSpec, value: Event) -> str | None:
     """The value's key field (dotted path), the key a message of this topic must carry."""
-    obj: object = value
-    for part in spec_.key_field.split("."):
-        obj = getattr(obj, part, None)
-        if obj is None:
-            return None
-    return str(obj)
+    getter = _getters.get(spec_.key_field) or _getters.setdefault(spec_.key_field, attrgetter(spec_.key_field))
+    try:
+        key = getter(value)
+    except AttributeError:  # an optional parent is None
+        return None
+    return None if key is None else str(key)
+
+
+_getters: dict[str, attrgetter] = {}
 
 
 @dataclass(frozen=True)

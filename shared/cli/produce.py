@@ -85,7 +85,7 @@ def produce_catalog(
                 data = codec.encode(row.change)
                 if len(data) > topic_spec.max_message_bytes:
                     reject(row.line, row.raw[:10_000], row.change.item_id,
-                           f"event is {len(data):,} bytes, over {TOPIC}'s limit of {topic_spec.max_message_bytes:,}")
+                           f"event is {len(data):,} bytes, over the {TOPIC} limit of {topic_spec.max_message_bytes:,} bytes")
                 else:
                     _send(producer, topic, row.change.item_id, data, on_delivery, row.line)
             if i % 500 == 0:

@@ -48,7 +48,7 @@ def one_line(exc: BaseException) -> str:
 
 def validate(spec: TopicSpec, raw: bytes) -> Event:
     try:
-        return spec.value_model.model_validate_json(raw)
+        return spec.value_model.from_json(raw)
     except ValidationError as exc:
         if any(e["type"] == "json_invalid" for e in exc.errors()):
             raise NotJSON(f"not JSON: {one_line(exc)}") from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 import structlog
@@ -36,6 +37,15 @@ class RunStats:
     dead_lettered: int = 0
     batches: int = 0
     started: float = field(default_factory=time.monotonic)
+    first_message_at: float | None = None  # excludes group join time from throughput
+    last_batch_at: float | None = None
+
+    @property
+    def busy_s(self) -> float:
+        """From the first message to the end of the last batch."""
+        if self.first_message_at is None or self.last_batch_at is None:
+            return 0.0
+        return self.last_batch_at - self.first_message_at
 
     @property
     def elapsed_s(self) -> float:
@@ -78,6 +88,9 @@ class Runtime:
         self._assigned: set[tuple[str, int]] = set()
         self._last_lag = 0.0
         self._paused_since: float | None = None
+        self._replay_from: dict[tuple[str, int], int] = {}  # first offset since the last checkpoint
+        self._uncommitted = 0
+        self._last_checkpoint = time.monotonic()
         self._log = log.bind(worker=worker.name, group=self.group_id)
 
     # -- lifecycle ---------------------------------------------------------
@@ -103,10 +116,12 @@ class Runtime:
                     idle_since = time.monotonic()
                 elif idle_exit_s is not None and time.monotonic() - idle_since > idle_exit_s:
                     break
+                if self._checkpoint_due():
+                    self._checkpoint()
                 if max_messages is not None and self.stats.consumed >= max_messages:
                     break
                 self._maybe_report_lag()
-            self._commit(sync=True)
+            self._checkpoint(sync=True)
         finally:
             self._close()
             for sig, handler in previous.items():
@@ -132,11 +147,12 @@ class Runtime:
 
     def _handle(self, msgs: list[Message]) -> None:
         t0 = time.perf_counter()
+        if self.stats.first_message_at is None:
+            self.stats.first_message_at = time.monotonic()
         records: list[Record] = []
         dead: list[tuple[Message, BaseException]] = []
-        first: dict[tuple[str, int], int] = {}
         last: dict[tuple[str, int], int] = {}
-        per_topic: dict[str, int] = {}
+        replay_from = self._replay_from
         inputs = self.inputs
         decode = codec.decode
         for m in msgs:
@@ -145,39 +161,73 @@ class Runtime:
                 self._kafka_error(err)
                 continue
             topic = m.topic()
-            per_topic[topic] = per_topic.get(topic, 0) + 1
-            tp = (topic, m.partition())
+            partition = m.partition()
             off = m.offset()
-            if tp not in first:
-                first[tp] = off
+            tp = (topic, partition)
+            if tp not in last and tp not in replay_from:
+                replay_from[tp] = off
             last[tp] = off
             logical, spec = inputs[topic]
             try:
-                records.append(decode(spec, logical, tp[1], off, m.key(), m.value(), m.timestamp()[1]))
+                records.append(decode(spec, logical, partition, off, m.key(), m.value()))
             except BadMessage as exc:
                 dead.append((m, exc))
         if not last:
             return
         try:
             result = self._process(records) if records else BatchResult()
-            self.worker.flush()
         except Backpressure as bp:
-            self._back_off(first, bp)
+            self._back_off(bp)
             return
         self._publish(result, dead)
-        self._flush_producer()
         for tp, off in last.items():
             self._pending[tp] = off + 1
-        self._commit(sync=False)
         n = len(msgs)
+        self._uncommitted += n
         self.stats.consumed += n
         self.stats.batches += 1
-        self._paused_since = None
+        self.stats.last_batch_at = time.monotonic()
         name = self.worker.name
-        for topic, count in per_topic.items():
-            metrics.CONSUMED.labels(name, inputs[topic][0]).inc(count)
+        if len(inputs) == 1:
+            metrics.CONSUMED.labels(name, self.worker.input_topics[0]).inc(n)
+        else:
+            for topic, count in Counter(m.topic() for m in msgs).items():
+                metrics.CONSUMED.labels(name, inputs[topic][0]).inc(count)
         metrics.BATCH_SIZE.labels(name).observe(n)
         metrics.BATCH_SECONDS.labels(name).observe(time.perf_counter() - t0)
+
+    # -- checkpoints: flush the worker, flush the producer, commit -------------
+
+    def _checkpoint_due(self) -> bool:
+        if not self._pending:
+            return False
+        return (
+            self._uncommitted >= self.ws.commit_every
+            or time.monotonic() - self._last_checkpoint >= self.ws.commit_interval_s
+        )
+
+    def _checkpoint(self, *, sync: bool = False, in_rebalance: bool = False) -> None:
+        """Make everything since the last checkpoint durable, then commit its offsets."""
+        if not self._pending:
+            self._last_checkpoint = time.monotonic()
+            return
+        try:
+            self.worker.flush()
+        except Backpressure as bp:
+            if in_rebalance:
+                # No waiting inside a rebalance: leave it uncommitted; the next owner replays it.
+                self._log.warning("checkpoint.skipped_in_rebalance", reason=str(bp))
+                self._pending.clear()
+                self._replay_from.clear()
+                return
+            self._back_off(bp)
+            return
+        self._flush_producer()
+        self._commit(sync=sync)
+        self._replay_from.clear()
+        self._uncommitted = 0
+        self._paused_since = None
+        self._last_checkpoint = time.monotonic()
 
     def _process(self, records: list[Record]) -> BatchResult:
         try:
@@ -241,7 +291,9 @@ class Runtime:
         value = out.value
         if out.source is not None and isinstance(value, Event):
             src = out.source.value
-            value.trace_id = src.trace_id or src.event_id
+            trace = src.trace_id or src.event_id
+            if value.trace_id != trace:
+                value.trace_id = trace
         return codec.encode(value)
 
     def _send_dead(self, logical: str, key: str | None, dl: Event) -> None:
@@ -276,10 +328,8 @@ class Runtime:
 
     # -- offsets and partitions ---------------------------------------------
 
-    def _commit(self, *, sync: bool, only: set[tuple[str, int]] | None = None) -> None:
-        offsets = [
-            TopicPartition(t, p, o) for (t, p), o in self._pending.items() if only is None or (t, p) in only
-        ]
+    def _commit(self, *, sync: bool) -> None:
+        offsets = [TopicPartition(t, p, o) for (t, p), o in self._pending.items()]
         if not offsets:
             return
         try:
@@ -288,20 +338,22 @@ class Runtime:
             # A failed commit only means a replay later; effects are idempotent.
             self._log.warning("commit.failed", error=str(exc))
             return
-        for tp in list(self._pending):
-            if only is None or tp in only:
-                del self._pending[tp]
+        self._pending.clear()
 
-    def _back_off(self, first: dict[tuple[str, int], int], bp: Backpressure) -> None:
-        parts = [TopicPartition(t, p, o) for (t, p), o in first.items()]
+    def _back_off(self, bp: Backpressure) -> None:
+        """Pause, rewind to the last checkpoint, wait, resume: the work since then is redone."""
+        parts = [TopicPartition(t, p) for t, p in self._assigned]
+        rewind = [TopicPartition(t, p, o) for (t, p), o in self._replay_from.items() if (t, p) in self._assigned]
         self._log.warning("backpressure.pausing", partitions=len(parts), retry_after=bp.retry_after, reason=str(bp))
         metrics.PAUSED.labels(self.worker.name).set(len(parts))
         self.consumer.pause(parts)
-        for tp in parts:
+        for tp in rewind:
             try:
-                self.consumer.seek(tp)  # re-read the batch after the pause
+                self.consumer.seek(tp)
             except KafkaException as exc:
                 self._log.warning("backpressure.seek_failed", topic=tp.topic, partition=tp.partition, error=str(exc))
+        self._pending.clear()  # nothing since the checkpoint may be committed now
+        self._uncommitted = 0
         self._paused_since = self._paused_since or time.monotonic()
         deadline = time.monotonic() + bp.retry_after
         while time.monotonic() < deadline and not self._stop.is_set():
@@ -319,8 +371,8 @@ class Runtime:
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         revoked = {(tp.topic, tp.partition) for tp in partitions}
-        # Every processed batch is durable by now; make sure its offsets are too.
-        self._commit(sync=True, only=revoked)
+        # Make what was processed durable and commit it before another member takes over.
+        self._checkpoint(sync=True, in_rebalance=True)
         self._assigned -= revoked
         self._log.info("partitions.revoked", partitions=[f"{t}[{p}]" for t, p in sorted(revoked)])
 
@@ -328,6 +380,7 @@ class Runtime:
         lost = {(tp.topic, tp.partition) for tp in partitions}
         for tp in lost:
             self._pending.pop(tp, None)  # another member owns them now; it will replay
+            self._replay_from.pop(tp, None)
         self._assigned -= lost
         self._log.warning("partitions.lost", partitions=[f"{t}[{p}]" for t, p in sorted(lost)])
 

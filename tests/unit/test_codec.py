@@ -1,0 +1,45 @@
+import base64
+
+import pytest
+
+from schemas import CatalogChange, CatalogItem
+from shared.runtime import codec
+from topics.registry import spec
+
+SPEC = spec("catalog.changes")
+
+
+def raw(item_id="i1"):
+    c = CatalogChange(op="upsert", item_id=item_id, version=1, item=CatalogItem(item_id=item_id, store_id="s", name="n", price=1))
+    return codec.encode(c)
+
+
+@pytest.mark.parametrize(
+    "key,value,cls",
+    [
+        (b"i1", b"{oops", codec.NotJSON),
+        (b"i1", b'{"op":"upsert","item_id":"i1","version":1}', codec.SchemaInvalid),
+        (None, raw(), codec.MissingKey),
+        (b"\xff\xfe", raw(), codec.MissingKey),
+        (b"other", raw(), codec.KeyMismatch),
+        (b"i1", None, codec.SchemaInvalid),
+    ],
+)
+def test_each_bad_message_gets_its_own_reason(key, value, cls):
+    with pytest.raises(cls) as info:
+        codec.decode(SPEC, "catalog.changes", 0, 5, key, value)
+    assert "\n" not in str(info.value) and str(info.value)
+
+
+def test_a_good_message_decodes_to_a_record():
+    r = codec.decode(SPEC, "catalog.changes", 2, 9, b"i1", raw())
+    assert (r.topic, r.partition, r.offset, r.key) == ("catalog.changes", 2, 9, "i1")
+    assert isinstance(r.value, CatalogChange)
+
+
+def test_dead_letters_keep_the_raw_bytes_and_truncate_huge_ones():
+    big = b"x" * (codec.DLQ_RAW_LIMIT + 10)
+    dl = codec.dead_letter(topic="t", partition=0, offset=1, key="k", raw=big, exc=ValueError("bad\nthing"), worker="w")
+    assert dl.truncated and dl.raw_size == len(big)
+    assert base64.b64decode(dl.raw_value_b64) == big[: codec.DLQ_RAW_LIMIT]
+    assert dl.error_class == "ValueError" and dl.error_message == "bad thing"
