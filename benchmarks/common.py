@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 
-def figure(bench: str, metric: str, value: float, baseline: float, unit: str, higher_is_better: bool = True, **extra) -> dict:
+def figure(
+    bench: str, metric: str, value: float, baseline: float, unit: str, higher_is_better: bool = True, **extra
+) -> dict:
     ratio = (value / baseline if higher_is_better else baseline / value) if value and baseline else 0.0
     line = {
         "bench": bench,

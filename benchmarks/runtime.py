@@ -31,7 +31,9 @@ BATCH = 2000
 
 def make_events(n: int, size: int) -> list[tuple[str, bytes]]:
     base = CatalogChange(
-        op="upsert", item_id="item-0", version=1,
+        op="upsert",
+        item_id="item-0",
+        version=1,
         item=CatalogItem(item_id="item-0", store_id="store-1", name="Dish", description="", price=9.99),
     )
     pad = max(0, size - len(codec.encode(base)))
@@ -40,8 +42,12 @@ def make_events(n: int, size: int) -> list[tuple[str, bytes]]:
     for i in range(n):
         item_id = f"item-{i:08d}"
         c = CatalogChange(
-            op="upsert", item_id=item_id, version=1,
-            item=CatalogItem(item_id=item_id, store_id=f"store-{i % 50}", name=f"Dish {i}", description=words, price=i % 40 + 0.5),
+            op="upsert",
+            item_id=item_id,
+            version=1,
+            item=CatalogItem(
+                item_id=item_id, store_id=f"store-{i % 50}", name=f"Dish {i}", description=words, price=i % 40 + 0.5
+            ),
         )
         out.append((item_id, codec.encode(c)))
     return out
@@ -79,8 +85,11 @@ def bare_loop(settings: LadleSettings, src: str, dst: str, n: int, validate: boo
 
 def runtime_loop(settings: LadleSettings, src_logical: str, dst_logical: str, n: int) -> float:
     ws = EchoSettings(
-        group_id=f"bench-runtime-{uuid.uuid4().hex[:8]}", input_topic=src_logical, output_topic=dst_logical,
-        max_batch_size=BATCH, max_batch_wait_s=0.2,
+        group_id=f"bench-runtime-{uuid.uuid4().hex[:8]}",
+        input_topic=src_logical,
+        output_topic=dst_logical,
+        max_batch_size=BATCH,
+        max_batch_wait_s=0.2,
     )
     stats = Runtime(EchoWorker(ws), settings, ws).run(max_messages=n)
     return n / stats.busy_s
@@ -92,7 +101,9 @@ def run(settings: LadleSettings, *, events: int, size: int, rounds: int, console
     s = settings.model_copy(update={"topic_prefix": prefix})
     ns = Namespace(prefix)
     admin = clients.admin(s)
-    topic_apply.ensure(admin, ns, {"catalog.changes": TOPICS["catalog.changes"], "catalog.changes.dlq": TOPICS["catalog.changes.dlq"]})
+    topic_apply.ensure(
+        admin, ns, {"catalog.changes": TOPICS["catalog.changes"], "catalog.changes.dlq": TOPICS["catalog.changes.dlq"]}
+    )
     from confluent_kafka.admin import NewTopic
 
     for fut in admin.create_topics([NewTopic(prefix + t, 6, 1) for t in ("out.bare", "out.runtime")]).values():

@@ -28,7 +28,8 @@ def _old_payload(cls: type[Event], raw: bytes | str) -> dict | None:
         data = json.loads(raw)
     except ValueError:
         return None
-    if isinstance(data, dict) and isinstance(data.get("schema_version"), int) and data["schema_version"] < cls.SCHEMA_VERSION:
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if isinstance(version, int) and 1 <= version < cls.SCHEMA_VERSION:
         return data
     return None
 
@@ -53,7 +54,7 @@ class Event(BaseModel):
     UPGRADES: ClassVar[dict[int, Any]] = {}
 
     event_id: str = Field(default="", description="Deterministic id; consumers deduplicate on it.")
-    schema_version: int = Field(default=0, description="Version of the payload's schema.")
+    schema_version: int = Field(default=0, ge=0, description="Version of the payload's schema (0 or absent: current).")
     occurred_at: datetime = Field(default_factory=utcnow, description="When the fact happened (UTC).")
     trace_id: str | None = Field(default=None, description="Copied from input to every output.")
 
@@ -61,6 +62,8 @@ class Event(BaseModel):
     def upgrade(cls, data: dict) -> dict:
         """Rewrite an older payload step by step into this version's shape."""
         version = data.get("schema_version") or cls.SCHEMA_VERSION
+        if not isinstance(version, int) or version < 1:
+            raise ValueError(f"schema_version must be a positive integer, got {version!r}")
         while version < cls.SCHEMA_VERSION:
             step = cls.UPGRADES.get(version)
             data = dict(data) if step is None else step(dict(data))

@@ -106,7 +106,9 @@ def read_rows(path: Path, *, delete: bool = False, version: int | None = None) -
 def _parse(line: int, raw: str, load, delete: bool, default_version: int, source: str) -> Row:
     try:
         data = load()
-        return Row(line, raw, change=to_change(data, delete=delete, default_version=default_version, source=f"{source}:{line}"))
+        return Row(
+            line, raw, change=to_change(data, delete=delete, default_version=default_version, source=f"{source}:{line}")
+        )
     except json.JSONDecodeError as exc:
         return Row(line, raw, error=f"not JSON: {exc.msg} at column {exc.colno}")
     except ValidationError as exc:

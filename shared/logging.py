@@ -43,7 +43,9 @@ class _RdkafkaHandler(logging.Handler):
         if now - self._last.get(key, 0.0) < 10.0:
             return
         self._last[key] = now
-        level = "error" if record.levelno >= logging.ERROR else "warning" if record.levelno >= logging.WARNING else "info"
+        level = (
+            "error" if record.levelno >= logging.ERROR else "warning" if record.levelno >= logging.WARNING else "info"
+        )
         getattr(structlog.get_logger("rdkafka"), level)("rdkafka", message=msg)
 
 

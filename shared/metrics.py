@@ -13,7 +13,9 @@ BATCH_SECONDS = Histogram(
     ["worker"],
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
-BATCH_SIZE = Histogram("ladle_batch_size", "Messages per batch", ["worker"], buckets=(1, 10, 100, 500, 1000, 2000, 5000, 10000))
+BATCH_SIZE = Histogram(
+    "ladle_batch_size", "Messages per batch", ["worker"], buckets=(1, 10, 100, 500, 1000, 2000, 5000, 10000)
+)
 LAG = Gauge("ladle_consumer_lag", "High watermark minus position", ["worker", "topic", "partition"])
 PAUSED = Gauge("ladle_paused_partitions", "Partitions paused by backpressure", ["worker"])
 

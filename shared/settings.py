@@ -33,7 +33,9 @@ class BrokerSettings(BaseSettings):
 
     port: int = Field(default=9092, description="Client listener on 127.0.0.1.")
     controller_port: int = Field(default=0, description="KRaft controller listener; 0 means port + 1.")
-    heap: str = Field(default="1g", description="JVM max heap; more holds more page cache in the JVM, less leaves it to the OS.")
+    heap: str = Field(
+        default="1g", description="JVM max heap; more holds more page cache in the JVM, less leaves it to the OS."
+    )
     libs_dir: Path = Field(default=REPO_ROOT / ".cache" / "kafka" / "libs", description="Broker jars (make setup).")
     start_timeout_s: float = 90.0
 
@@ -44,10 +46,15 @@ class WorkerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LADLE_WORKER_", extra="ignore")
 
     group_id: str = ""
-    max_batch_size: int = Field(default=2000, description="More amortises per-batch costs; fewer bounds memory and latency.")
-    max_batch_wait_s: float = Field(default=0.2, description="Longest wait to fill a batch; lower means fresher, smaller batches.")
+    max_batch_size: int = Field(
+        default=2000, description="More amortises per-batch costs; fewer bounds memory and latency."
+    )
+    max_batch_wait_s: float = Field(
+        default=0.2, description="Longest wait to fill a batch; lower means fresher, smaller batches."
+    )
     commit_interval_s: float = Field(
-        default=1.0, description="Checkpoint period: flush sinks and producer, commit. Longer is faster; shorter replays less after a crash."
+        default=1.0,
+        description="Checkpoint period: flush sinks and producer, commit. Longer is faster; shorter replays less after a crash.",
     )
     commit_every: int = Field(default=50_000, description="Also checkpoint after this many messages.")
     metrics_port: int = Field(default=0, description="Prometheus port; 0 disables the endpoint.")

@@ -71,9 +71,17 @@ def plan(admin: AdminClient, ns: Namespace = Namespace(), specs: dict[str, Topic
         if b.partitions < s.partitions:
             changes.append(Change(name, "partitions", f"{b.partitions} -> {s.partitions}", s))
         elif b.partitions > s.partitions:
-            changes.append(Change(name, "warn", f"broker has {b.partitions} partitions, registry {s.partitions}; never lowered"))
+            changes.append(
+                Change(name, "warn", f"broker has {b.partitions} partitions, registry {s.partitions}; never lowered")
+            )
         if b.replication_factor != s.replication_factor:
-            changes.append(Change(name, "warn", f"replication factor {b.replication_factor}, registry {s.replication_factor}; not changed"))
+            changes.append(
+                Change(
+                    name,
+                    "warn",
+                    f"replication factor {b.replication_factor}, registry {s.replication_factor}; not changed",
+                )
+            )
         if not diff and b.partitions == s.partitions:
             changes.append(Change(name, "ok"))
     return changes

@@ -108,8 +108,13 @@ def topics_list() -> None:
             differs = b.partitions != s.partitions or any(b.configs.get(k) != v for k, v in s.configs().items())
             state = "[yellow]differs[/]" if differs else "[green]ok[/]"
         table.add_row(
-            ns.physical(name), s.value_model.__name__, s.key_field, f"{s.partitions}/{b.partitions if b else '-'}",
-            ret, s.cleanup_policy, state,
+            ns.physical(name),
+            s.value_model.__name__,
+            s.key_field,
+            f"{s.partitions}/{b.partitions if b else '-'}",
+            ret,
+            s.cleanup_policy,
+            state,
         )
     out.print(table)
 

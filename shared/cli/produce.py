@@ -64,8 +64,14 @@ def produce_catalog(
         console.print(f"[red]line {line}[/red]: {reason}", highlight=False)
         if dlq:
             dl = codec.dead_letter(
-                topic=TOPIC, partition=-1, offset=-1, key=key, raw=raw.encode(), exc=ValueError(reason),
-                worker="ladle-produce", source=f"{path.name}:{line}",
+                topic=TOPIC,
+                partition=-1,
+                offset=-1,
+                key=key,
+                raw=raw.encode(),
+                exc=ValueError(reason),
+                worker="ladle-produce",
+                source=f"{path.name}:{line}",
             )
             dl.error_class = "RejectedRow"
             producer.produce(dlq_topic, codec.encode(dl), key, on_delivery=on_delivery)
@@ -73,8 +79,13 @@ def produce_catalog(
     total = _count_lines(path)
     start = time.perf_counter()
     progress = Progress(
-        TextColumn("[bold]producing[/bold] {task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]:>9} rows/s"), TimeRemainingColumn(), console=console, transient=False,
+        TextColumn("[bold]producing[/bold] {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:>9} rows/s"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
     )
     with progress:
         task = progress.add_task(path.name, total=total, rate="-")
@@ -84,8 +95,12 @@ def produce_catalog(
             else:
                 data = codec.encode(row.change)
                 if len(data) > topic_spec.max_message_bytes:
-                    reject(row.line, row.raw[:10_000], row.change.item_id,
-                           f"event is {len(data):,} bytes, over the {TOPIC} limit of {topic_spec.max_message_bytes:,} bytes")
+                    reject(
+                        row.line,
+                        row.raw[:10_000],
+                        row.change.item_id,
+                        f"event is {len(data):,} bytes, over the {TOPIC} limit of {topic_spec.max_message_bytes:,} bytes",
+                    )
                 else:
                     _send(producer, topic, row.change.item_id, data, on_delivery, row.line)
             if i % 500 == 0:

@@ -183,7 +183,13 @@ class LocalBroker:
 
     def status(self) -> dict:
         pid = self.pid()
-        return {"pid": pid, "running": pid is not None, "answers": pid is not None and self.answers(), "bootstrap": self.bootstrap, "home": str(self.home)}
+        return {
+            "pid": pid,
+            "running": pid is not None,
+            "answers": pid is not None and self.answers(),
+            "bootstrap": self.bootstrap,
+            "home": str(self.home),
+        }
 
 
 def _port_in_use(port: int) -> bool:

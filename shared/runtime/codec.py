@@ -53,9 +53,13 @@ def validate(spec: TopicSpec, raw: bytes) -> Event:
         if any(e["type"] == "json_invalid" for e in exc.errors()):
             raise NotJSON(f"not JSON: {one_line(exc)}") from None
         raise SchemaInvalid(f"invalid {spec.value_model.__name__}: {one_line(exc)}") from None
+    except (ValueError, TypeError) as exc:  # an upgrade step refused an old payload
+        raise SchemaInvalid(f"invalid {spec.value_model.__name__}: {one_line(exc)}") from None
 
 
-def decode(spec: TopicSpec, topic: str, partition: int, offset: int, key: bytes | None, raw: bytes | None, ts: int = 0) -> Record:
+def decode(
+    spec: TopicSpec, topic: str, partition: int, offset: int, key: bytes | None, raw: bytes | None, ts: int = 0
+) -> Record:
     if raw is None:
         raise SchemaInvalid("empty value (a tombstone) on a topic that needs a value")
     if key is None:

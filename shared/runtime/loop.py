@@ -271,8 +271,14 @@ class Runtime:
             r = f.record
             raw = r.raw if f.raw_output is None else f.raw_output.encode()
             dl = codec.dead_letter(
-                topic=r.topic, partition=r.partition, offset=r.offset, key=r.key, raw=raw, exc=f.error,
-                worker=name, trace_id=r.value.trace_id,
+                topic=r.topic,
+                partition=r.partition,
+                offset=r.offset,
+                key=r.key,
+                raw=raw,
+                exc=f.error,
+                worker=name,
+                trace_id=r.value.trace_id,
             )
             self._send_dead(r.topic, r.key, dl)
         for m, exc in dead:
@@ -301,8 +307,12 @@ class Runtime:
         self.stats.dead_lettered += 1
         metrics.DEAD_LETTERED.labels(self.worker.name, logical, dl.error_class).inc()
         self._log.warning(
-            "message.dead_lettered", topic=logical, offset=dl.original_offset, key=key,
-            error_class=dl.error_class, error=dl.error_message[:300],
+            "message.dead_lettered",
+            topic=logical,
+            offset=dl.original_offset,
+            key=key,
+            error_class=dl.error_class,
+            error=dl.error_message[:300],
         )
 
     def _produce(self, topic: str, key: str | None, data: bytes) -> None:

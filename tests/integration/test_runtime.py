@@ -10,14 +10,15 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 
 import pytest
 
 from schemas import DeadLetter
+from shared.kafka.broker import free_port
 from shared.runtime.errors import Backpressure
 from shared.runtime.loop import Runtime
 from shared.runtime.worker import BatchResult, Output
-from shared.settings import WorkerSettings
 from tests.integration.kafka_helpers import change, committed_lag, create_topic, produce, produce_changes, read_all
 from workers.echo import EchoSettings, EchoWorker
 
@@ -126,9 +127,13 @@ def test_backpressure_pauses_and_retries_and_a_poison_record_is_isolated(setting
 
     assert stats.consumed == 300 and worker.pressure == 0
     outs = read_all(settings, OUT, expected=299)
-    assert sorted(json.loads(m.value())["item_id"] for m in outs) == sorted(c.item_id for c in inputs if c.item_id != "item-000007")
+    assert sorted(json.loads(m.value())["item_id"] for m in outs) == sorted(
+        c.item_id for c in inputs if c.item_id != "item-000007"
+    )
     dead = [DeadLetter.model_validate_json(m.value()) for m in read_all(settings, "catalog.changes.dlq", expected=1)]
-    assert [(d.original_key, d.error_class, d.error_message) for d in dead] == [("item-000007", "RuntimeError", "cannot handle item 7")]
+    assert [(d.original_key, d.error_class, d.error_message) for d in dead] == [
+        ("item-000007", "RuntimeError", "cannot handle item 7")
+    ]
 
 
 def _worker_proc(env, **extra):
@@ -153,8 +158,19 @@ def test_sigterm_drains_the_batch_in_flight_and_commits(settings, topics, env):
     create_topic(topics, settings.topic_prefix + OUT)
     group = f"{settings.topic_prefix}echo-term"
     produce_changes(settings, "catalog.changes", [change(i) for i in range(3000)])
-    proc = _worker_proc(env, LADLE_ECHO_GROUP_ID=group, LADLE_ECHO_DELAY_MS=300, LADLE_ECHO_MAX_BATCH_SIZE=200)
+    port = free_port()
+    proc = _worker_proc(
+        env,
+        LADLE_ECHO_GROUP_ID=group,
+        LADLE_ECHO_DELAY_MS=300,
+        LADLE_ECHO_MAX_BATCH_SIZE=200,
+        LADLE_ECHO_METRICS_PORT=port,
+    )
     assert _wait_for(lambda: len(read_all(settings, OUT, timeout=2)) >= 400)
+    scraped = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    consumed = [line for line in scraped.splitlines() if line.startswith("ladle_consumed_total{")]
+    assert consumed and float(consumed[0].split()[-1]) >= 400, consumed
+    assert "ladle_batch_seconds_bucket" in scraped
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) == 0, proc.stdout.read().decode()[-3000:]
 

@@ -18,7 +18,9 @@ SAMPLE = REPO_ROOT / "deploy" / "catalog" / "sample_catalog.jsonl"
 
 
 def ladle(env, *args, check=True):
-    res = subprocess.run([sys.executable, "-m", "shared.cli", *args], env=env, capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        [sys.executable, "-m", "shared.cli", *args], env=env, capture_output=True, text=True, timeout=300
+    )
     if check and res.returncode != 0:
         raise AssertionError(f"ladle {' '.join(args)} -> {res.returncode}\n{res.stdout}\n{res.stderr}")
     return res
@@ -41,15 +43,24 @@ def test_apply_creates_then_alters_then_changes_nothing_and_never_deletes(settin
     assert have[ns.physical("llm.calls.dlq")].configs["retention.ms"] == str(30 * 86_400_000)
 
     # Someone changes a config by hand and shrinks... no, grows nothing: apply puts it back.
-    res = ConfigResource(ResourceType.TOPIC, ns.physical("llm.calls"), incremental_configs=[
-        ConfigEntry("retention.ms", "1000", incremental_operation=AlterConfigOpType.SET)])
+    res = ConfigResource(
+        ResourceType.TOPIC,
+        ns.physical("llm.calls"),
+        incremental_configs=[ConfigEntry("retention.ms", "1000", incremental_operation=AlterConfigOpType.SET)],
+    )
     for f in admin.incremental_alter_configs([res]).values():
         f.result(30)
     dry = ladle(env, "topics", "apply", "--dry-run").stdout
     assert "alter" in dry and "retention.ms: 1000 -> 604800000" in dry
-    assert topic_apply.describe(admin, [ns.physical("llm.calls")])[ns.physical("llm.calls")].configs["retention.ms"] == "1000"
+    assert (
+        topic_apply.describe(admin, [ns.physical("llm.calls")])[ns.physical("llm.calls")].configs["retention.ms"]
+        == "1000"
+    )
     ladle(env, "topics", "apply")
-    assert topic_apply.describe(admin, [ns.physical("llm.calls")])[ns.physical("llm.calls")].configs["retention.ms"] == "604800000"
+    assert (
+        topic_apply.describe(admin, [ns.physical("llm.calls")])[ns.physical("llm.calls")].configs["retention.ms"]
+        == "604800000"
+    )
 
     # More partitions on the broker than in the registry: a warning, never a change.
     for f in admin.create_partitions([NewPartitions(ns.physical("guardrail.verdicts"), 5)]).values():
@@ -99,8 +110,12 @@ def test_produce_reports_bad_rows_by_line_sends_the_rest_and_dead_letters_them(s
 def test_produce_refuses_an_event_over_the_topic_limit(settings, topics, env, tmp_path):
     path = tmp_path / "big.jsonl"
     attrs = {f"k{i}": "v" * 1000 for i in range(1200)}  # valid, but ~1.2 MB on the wire
-    path.write_text(json.dumps({"item_id": "ok", "store_id": "s", "name": "n", "price": 1}) + "\n"
-                    + json.dumps({"item_id": "big", "store_id": "s", "name": "n", "price": 1, "attributes": attrs}) + "\n")
+    path.write_text(
+        json.dumps({"item_id": "ok", "store_id": "s", "name": "n", "price": 1})
+        + "\n"
+        + json.dumps({"item_id": "big", "store_id": "s", "name": "n", "price": 1, "attributes": attrs})
+        + "\n"
+    )
     res = ladle(env, "produce", "catalog", str(path), check=False)
     assert res.returncode == 1 and "sent 1, rejected 1, failed 0" in res.stdout
     assert "line 2: event is" in res.stderr and "over the catalog.changes limit of 1,048,588 bytes" in res.stderr
@@ -124,8 +139,12 @@ def test_commands_without_a_broker_fail_with_one_line(env):
 
 
 def test_kafka_start_and_status_are_idempotent(broker, env):
-    e = dict(env, LADLE_DATA_DIR=str(broker.data_dir), LADLE_BROKER_PORT=str(broker.port),
-             LADLE_BROKER_CONTROLLER_PORT=str(broker.controller_port))
+    e = dict(
+        env,
+        LADLE_DATA_DIR=str(broker.data_dir),
+        LADLE_BROKER_PORT=str(broker.port),
+        LADLE_BROKER_CONTROLLER_PORT=str(broker.controller_port),
+    )
     assert "kafka running" in ladle(e, "kafka", "status").stdout
     assert "kafka running" in ladle(e, "kafka", "start").stdout
     stopped = dict(e, LADLE_DATA_DIR=str(broker.data_dir / "elsewhere"))

@@ -37,7 +37,9 @@ def test_event_ids_are_deterministic_so_replays_deduplicate():
 
 
 def test_round_trip_through_json_is_exact():
-    c = CatalogChange(op="upsert", item_id="i1", version=1, trace_id="t", item=item(tags=["vegan"], attributes={"a": "b"}))
+    c = CatalogChange(
+        op="upsert", item_id="i1", version=1, trace_id="t", item=item(tags=["vegan"], attributes={"a": "b"})
+    )
     again = CatalogChange.from_json(c.model_dump_json())
     assert again == c
     assert json.loads(c.model_dump_json())["item"]["price"] == 12.5  # a number on the wire
@@ -74,8 +76,15 @@ def test_a_consumer_of_version_n_reads_version_n_minus_1_payloads():
     old = CatalogChange.from_json((FIXTURES / "CatalogChange.v1.json").read_text())
     assert old.event_id == "evt-v1-0001" and old.trace_id == "trace-1" and old.version == 3
     assert old.item == CatalogItem(
-        item_id="st-luigi-00a", store_id="st-luigi", name="Margherita Pizza", description="Wood-fired pizza with basil",
-        category="pizza", cuisine="italian", price=Decimal("11.5"), currency="USD", tags=["vegetarian"],
+        item_id="st-luigi-00a",
+        store_id="st-luigi",
+        name="Margherita Pizza",
+        description="Wood-fired pizza with basil",
+        category="pizza",
+        cuisine="italian",
+        price=Decimal("11.5"),
+        currency="USD",
+        tags=["vegetarian"],
     )
 
 
@@ -102,6 +111,10 @@ def test_exported_json_schema_files_are_up_to_date():
 
 
 def test_dead_letter_ids_are_stable_per_source_offset():
-    a = DeadLetter(original_topic="t", original_partition=1, original_offset=7, error_class="E", error_message="m", worker="w")
-    b = DeadLetter(original_topic="t", original_partition=1, original_offset=7, error_class="E", error_message="m2", worker="w")
+    a = DeadLetter(
+        original_topic="t", original_partition=1, original_offset=7, error_class="E", error_message="m", worker="w"
+    )
+    b = DeadLetter(
+        original_topic="t", original_partition=1, original_offset=7, error_class="E", error_message="m2", worker="w"
+    )
     assert a.event_id == b.event_id

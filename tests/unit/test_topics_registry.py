@@ -2,8 +2,15 @@ from schemas import EVENT_MODELS, CatalogChange, CatalogItem, DeadLetter
 from topics.registry import DLQ_SUFFIX, TOPICS, Namespace, key_of, spec
 
 DESIGN_TOPICS = {
-    "catalog.changes": 6, "catalog.embedded": 3, "enrichment.results": 6, "enrichment.accepted": 6,
-    "enrichment.review": 6, "enrichment.rejected": 6, "guardrail.verdicts": 3, "llm.calls": 6, "prompts": 1,
+    "catalog.changes": 6,
+    "catalog.embedded": 3,
+    "enrichment.results": 6,
+    "enrichment.accepted": 6,
+    "enrichment.review": 6,
+    "enrichment.rejected": 6,
+    "guardrail.verdicts": 3,
+    "llm.calls": 6,
+    "prompts": 1,
 }
 
 
@@ -33,7 +40,9 @@ def test_dlq_fits_a_dead_letter_of_a_max_size_message():
 
 
 def test_key_of_follows_dotted_paths():
-    c = CatalogChange(op="upsert", item_id="i9", version=1, item=CatalogItem(item_id="i9", store_id="s", name="n", price=1))
+    c = CatalogChange(
+        op="upsert", item_id="i9", version=1, item=CatalogItem(item_id="i9", store_id="s", name="n", price=1)
+    )
     assert key_of(spec("catalog.changes"), c) == "i9"
 
 
