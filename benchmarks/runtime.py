@@ -26,7 +26,7 @@ from topics import apply as topic_apply
 from topics.registry import TOPICS, Namespace
 from workers.echo import EchoSettings, EchoWorker
 
-BATCH = 2000
+BATCH = EchoSettings().max_batch_size  # the runtime's default, for both sides
 
 
 def make_events(n: int, size: int) -> list[tuple[str, bytes]]:

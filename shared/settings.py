@@ -57,6 +57,9 @@ class WorkerSettings(BaseSettings):
         description="Checkpoint period: flush sinks and producer, commit. Longer is faster; shorter replays less after a crash.",
     )
     commit_every: int = Field(default=50_000, description="Also checkpoint after this many messages.")
+    gc_threshold: int = Field(
+        default=20_000, description="Gen-0 GC threshold; higher is faster and uses more memory between collections."
+    )
     metrics_port: int = Field(default=0, description="Prometheus port; 0 disables the endpoint.")
     metrics_addr: str = Field(default="127.0.0.1", description="0.0.0.0 in containers so Prometheus can scrape.")
     max_paused_s: float = Field(default=300.0, description="Backpressure longer than this is fatal.")

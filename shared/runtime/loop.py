@@ -7,6 +7,7 @@ is durable. A bad message goes to ``<topic>.dlq`` and its partition moves on.
 
 from __future__ import annotations
 
+import gc
 import signal
 import threading
 import time
@@ -80,7 +81,15 @@ class Runtime:
                 "client.id": f"ladle-{worker.name}",
             },
         )
-        self.producer = producer or clients.producer(settings, **{"client.id": f"ladle-{worker.name}"})
+        self.producer = producer or clients.producer(
+            settings,
+            **{
+                "client.id": f"ladle-{worker.name}",
+                # One Python callback per failure instead of one per message.
+                "delivery.report.only.error": True,
+                "on_delivery": self._on_delivery,
+            },
+        )
         self.stats = RunStats()
         self._stop = threading.Event()
         self._delivery_errors: list[str] = []
@@ -88,6 +97,8 @@ class Runtime:
         self._assigned: set[tuple[str, int]] = set()
         self._last_lag = 0.0
         self._paused_since: float | None = None
+        self._crashed = False
+        self._outputs: dict[str, tuple[str, int]] = {}  # logical -> (physical, max bytes)
         self._replay_from: dict[tuple[str, int], int] = {}  # first offset since the last checkpoint
         self._uncommitted = 0
         self._last_checkpoint = time.monotonic()
@@ -106,6 +117,10 @@ class Runtime:
         self.consumer.subscribe(
             list(self.inputs), on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
         )
+        # Batches allocate thousands of short-lived objects; the default gen-0 threshold (700)
+        # makes the collector rescan long-lived ones over and over. Freeze what start-up built.
+        gc.freeze()
+        gc.set_threshold(self.ws.gc_threshold, 20, 50)
         self._log.info("worker.started", topics=list(self.inputs))
         idle_since = time.monotonic()
         try:
@@ -122,6 +137,11 @@ class Runtime:
                     break
                 self._maybe_report_lag()
             self._checkpoint(sync=True)
+        except BaseException:
+            # A fatal error: flush and commit nothing more (not even on the revoke
+            # that closing triggers); the restarted process replays from the last checkpoint.
+            self._crashed = True
+            raise
         finally:
             self._close()
             for sig, handler in previous.items():
@@ -140,7 +160,8 @@ class Runtime:
         try:
             self.worker.close()
         finally:
-            self.producer.flush(30)
+            if not self._crashed:
+                self.producer.flush(30)
             self.consumer.close()
 
     # -- one batch ---------------------------------------------------------
@@ -208,6 +229,8 @@ class Runtime:
 
     def _checkpoint(self, *, sync: bool = False, in_rebalance: bool = False) -> None:
         """Make everything since the last checkpoint durable, then commit its offsets."""
+        if self._crashed:
+            return
         if not self._pending:
             self._last_checkpoint = time.monotonic()
             return
@@ -254,18 +277,19 @@ class Runtime:
     def _publish(self, result: BatchResult, dead: list[tuple[Message, BaseException]]) -> None:
         failed = list(result.failed)
         produced: dict[str, int] = {}
+        produce = self._produce
         for out in result.outputs:
+            topic = out.topic
+            physical, limit = self._outputs.get(topic) or self._output_route(topic)
             data = self._encode_output(out)
-            spec = TOPICS.get(out.topic)
-            limit = spec.max_message_bytes if spec else DEFAULT_MAX_BYTES
             if len(data) > limit:
-                exc = codec.OutputTooLarge(f"output for {out.topic} is {len(data)} bytes, over its limit of {limit}")
+                exc = codec.OutputTooLarge(f"output for {topic} is {len(data)} bytes, over its limit of {limit}")
                 if out.source is None:
                     raise FatalError(str(exc))
                 failed.append(Failed(out.source, exc))
                 continue
-            self._produce(self.ns.physical(out.topic), out.key, data)
-            produced[out.topic] = produced.get(out.topic, 0) + 1
+            produce(physical, out.key, data)
+            produced[topic] = produced.get(topic, 0) + 1
         name = self.worker.name
         for f in failed:
             r = f.record
@@ -293,14 +317,22 @@ class Runtime:
             metrics.PRODUCED.labels(name, topic).inc(n)
             self.stats.produced += n
 
-    def _encode_output(self, out: Output) -> bytes:
+    def _output_route(self, topic: str) -> tuple[str, int]:
+        spec = TOPICS.get(topic)
+        route = (self.ns.physical(topic), spec.max_message_bytes if spec else DEFAULT_MAX_BYTES)
+        self._outputs[topic] = route
+        return route
+
+    @staticmethod
+    def _encode_output(out: Output) -> bytes:
         value = out.value
         if out.source is not None and isinstance(value, Event):
             src = out.source.value
             trace = src.trace_id or src.event_id
             if value.trace_id != trace:
-                value.trace_id = trace
-        return codec.encode(value)
+                # Straight into the field: pydantic's __setattr__ costs more than the rest of this.
+                value.__dict__["trace_id"] = trace
+        return value.__pydantic_serializer__.to_json(value)
 
     def _send_dead(self, logical: str, key: str | None, dl: Event) -> None:
         self._produce(self.ns.physical(logical + DLQ_SUFFIX), key, codec.encode(dl))
@@ -318,7 +350,7 @@ class Runtime:
     def _produce(self, topic: str, key: str | None, data: bytes) -> None:
         while True:
             try:
-                self.producer.produce(topic, data, key, on_delivery=self._on_delivery)
+                self.producer.produce(topic, data, key)
                 return
             except BufferError:
                 # The local queue is full: wait for deliveries instead of growing memory.

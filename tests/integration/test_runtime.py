@@ -16,7 +16,7 @@ import pytest
 
 from schemas import DeadLetter
 from shared.kafka.broker import free_port
-from shared.runtime.errors import Backpressure
+from shared.runtime.errors import Backpressure, FatalError
 from shared.runtime.loop import Runtime
 from shared.runtime.worker import BatchResult, Output
 from tests.integration.kafka_helpers import change, committed_lag, create_topic, produce, produce_changes, read_all
@@ -208,3 +208,52 @@ def test_sigkill_mid_batch_then_restart_loses_nothing(settings, topics, env):
     assert set(by_id) == {c.event_id for c in inputs}, "no input lost"
     assert all(len(v) == 1 for v in by_id.values()), "a duplicate is only an exact replay"
     assert len(outs) >= 5000
+
+
+class BrokenStoreWorker(EchoWorker):
+    """Its store is gone: a fatal error on the third batch."""
+
+    def __init__(self, settings):
+        super().__init__(settings)
+        self.batches = 0
+
+    def process_batch(self, batch):
+        self.batches += 1
+        if self.batches == 3:
+            raise FatalError("store lost")
+        return super().process_batch(batch)
+
+
+def test_a_fatal_error_stops_the_worker_without_committing_unflushed_work(settings, topics):
+    _, ws = echo(settings, topics)
+    ws = ws.model_copy(update={"max_batch_size": 100, "commit_interval_s": 3600, "commit_every": 10**9})
+    produce_changes(settings, "catalog.changes", [change(i) for i in range(1000)])
+    with pytest.raises(FatalError, match="store lost"):
+        Runtime(BrokenStoreWorker(ws), settings, ws).run(idle_exit_s=20)
+    # No checkpoint happened before the crash, so everything will be replayed.
+    assert committed_lag(settings, ws.group_id, "catalog.changes") == 1000
+
+
+@pytest.mark.slow
+def test_a_second_member_joining_mid_stream_loses_nothing(settings, topics, env):
+    create_topic(topics, settings.topic_prefix + OUT)
+    group = f"{settings.topic_prefix}echo-rebalance"
+    inputs = [change(i) for i in range(4000)]
+    produce_changes(settings, "catalog.changes", inputs)
+    knobs = dict(LADLE_ECHO_GROUP_ID=group, LADLE_ECHO_DELAY_MS=100, LADLE_ECHO_MAX_BATCH_SIZE=200)
+    first = _worker_proc(env, **knobs)
+    assert _wait_for(lambda: len(read_all(settings, OUT, timeout=2)) >= 600)
+    second = _worker_proc(env, **knobs)  # cooperative rebalance: partitions move while work is in flight
+    assert _wait_for(lambda: committed_lag(settings, group, "catalog.changes") == 0, timeout=120)
+    for p in (first, second):
+        p.send_signal(signal.SIGTERM)
+    for p in (first, second):
+        assert p.wait(30) == 0
+    logs = first.stdout.read().decode() + second.stdout.read().decode()
+    assert "partitions.revoked" in logs or "partitions.assigned" in logs
+
+    by_id: dict[str, set[bytes]] = {}
+    for m in read_all(settings, OUT):
+        by_id.setdefault(json.loads(m.value())["event_id"], set()).add(m.value())
+    assert set(by_id) == {c.event_id for c in inputs}
+    assert all(len(v) == 1 for v in by_id.values())

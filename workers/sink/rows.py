@@ -1,0 +1,138 @@
+"""Event -> row tuples, one function per table, in the column order of `tables.py`.
+
+Pure Python, no ClickHouse: a row is a tuple of plain values, and the Arrow
+conversion in `tables.py` gives every column its type. Values that ClickHouse
+would silently mangle (timestamps outside DateTime's range) raise here, so the
+record is dead-lettered instead of landing wrong.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from schemas import CatalogEmbedded, DeadLetter, EnrichmentResult, GuardedResult, GuardrailVerdict, LLMCall, Usage
+from workers.sink.pricing import Pricing
+
+CACHE_HITS = frozenset({"exact_hit", "semantic_hit"})
+_MIN_YEAR, _MAX_YEAR = 1970, 2105  # DateTime (TTL) and DateTime64 both hold these
+
+
+@dataclass(slots=True)
+class RowContext:
+    """What a mapper needs besides the event: the topic it came on and the prices."""
+
+    topic: str
+    pricing: Pricing | None = None
+
+
+def ts(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    if not _MIN_YEAR <= value.year <= _MAX_YEAR:
+        raise ValueError(f"timestamp {value.isoformat()} is outside {_MIN_YEAR}..{_MAX_YEAR}")
+    return value
+
+
+def cost(
+    ctx: RowContext,
+    model: str,
+    usage: Usage,
+    cost_usd: float | None,
+    pricing_version: str | None,
+    cache_hit: bool = False,
+) -> tuple[float, str, str]:
+    """(cost, cost_source, pricing_version): the event's own cost when it has one,
+    0 for a cache hit (no model ran), else priced now with the pricing file."""
+    if cost_usd is not None:
+        return cost_usd, "event", pricing_version or ""
+    if cache_hit:
+        return 0.0, "cache", ""
+    if ctx.pricing is None:
+        return 0.0, "unpriced", ""
+    priced = ctx.pricing.cost_for(model, usage)
+    if priced is None:
+        return 0.0, "unpriced", ctx.pricing.version
+    return priced, "pricing", ctx.pricing.version
+
+
+def split_output(output: dict) -> tuple[list[str], dict[str, str], str]:
+    """A result's output as (tags, attributes, JSON text). Tags given as a mapping
+    become 'key:value' strings; every other key becomes an attribute."""
+    raw_tags = output.get("tags")
+    if isinstance(raw_tags, dict):
+        tags = [f"{k}:{v}" for k, v in raw_tags.items()]
+    elif isinstance(raw_tags, list):
+        tags = [t if isinstance(t, str) else json.dumps(t, sort_keys=True) for t in raw_tags]
+    else:
+        tags = []
+    attributes = {
+        str(k): v if isinstance(v, str) else json.dumps(v, sort_keys=True, ensure_ascii=False, default=str)
+        for k, v in output.items()
+        if k != "tags"
+    }
+    return tags, attributes, json.dumps(output, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def _envelope(e: Any) -> tuple:
+    return (e.event_id, ts(e.occurred_at), e.schema_version, e.trace_id or "")
+
+
+def llm_call_row(e: LLMCall, ctx: RowContext) -> tuple:
+    p, u = e.prompt, e.usage
+    c, source, version = cost(ctx, e.model, u, e.cost_usd, e.pricing_version, e.cache_status in CACHE_HITS)
+    return (
+        *_envelope(e), e.call_id, e.team, e.use_case, e.model, e.deployment, e.provider,
+        p.name if p else "", p.version if p else 0, (p.label or "") if p else "",
+        u.input_tokens, u.output_tokens, u.cached_input_tokens, c, source, version,
+        e.latency_ms, e.ttft_ms, e.cache_status, e.fallback_chain, e.status, e.error or "",
+        e.request_body, e.response_body,
+    )  # fmt: skip
+
+
+def enrichment_result_row(e: EnrichmentResult, ctx: RowContext) -> tuple:
+    p, u = e.prompt, e.usage
+    tags, attributes, output_json = split_output(e.output)
+    c, source, version = cost(ctx, e.model, u, e.cost_usd, e.pricing_version)
+    return (
+        *_envelope(e), e.item_id, e.item_version, e.task, tags, attributes, output_json, e.raw_output,
+        e.engine, e.model, p.name if p else "", p.version if p else 0, (p.label or "") if p else "",
+        u.input_tokens, u.output_tokens, u.cached_input_tokens, e.latency_ms, e.ttft_ms,
+        c, source, version, e.attempts, e.mode,
+    )  # fmt: skip
+
+
+def guarded_result_row(e: GuardedResult, ctx: RowContext) -> tuple:
+    r, v = e.result, e.verdict
+    tags, attributes, _ = split_output(r.output)
+    return (
+        *_envelope(e), e.route, r.event_id, r.item_id, r.item_version, r.task, r.model,
+        r.prompt.name if r.prompt else "", r.prompt.version if r.prompt else 0, tags, attributes,
+        v.event_id, v.policy, v.policy_version, v.action, [c.check for c in v.checks if not c.passed],
+    )  # fmt: skip
+
+
+def guardrail_verdict_row(e: GuardrailVerdict, ctx: RowContext) -> tuple:
+    checks = e.checks
+    return (
+        *_envelope(e), e.subject_id, e.subject_kind, e.policy, e.policy_version, e.action, e.latency_ms,
+        e.team or "", e.use_case or "",
+        [c.check for c in checks], [c.passed for c in checks], [c.score for c in checks],
+        [c.action for c in checks], [c.detail for c in checks], [c.latency_ms for c in checks],
+    )  # fmt: skip
+
+
+def catalog_embedded_row(e: CatalogEmbedded, ctx: RowContext) -> tuple:
+    return (
+        *_envelope(e), e.op, e.item_id, e.version, e.model, e.collection, e.content_hash, e.skipped,
+        e.freshness_ms, ts(e.embedded_at),
+    )  # fmt: skip
+
+
+def dead_letter_row(e: DeadLetter, ctx: RowContext) -> tuple:
+    return (
+        *_envelope(e), ctx.topic, e.original_topic, e.original_partition, e.original_offset, e.original_key,
+        e.error_class, e.error_message, e.raw_value_b64, e.raw_size, e.truncated, e.worker, e.source,
+    )  # fmt: skip

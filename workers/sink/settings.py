@@ -1,0 +1,36 @@
+"""Settings of the sink and its ClickHouse store (env prefix LADLE_)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from shared.settings import LadleSettings
+
+
+class SinkSettings(LadleSettings):
+    clickhouse_url: str | None = Field(
+        default=None,
+        description="A ClickHouse server (http://user:pass@host:8123). Empty: embedded chDB under data_dir/clickhouse, "
+        "which only this process may open.",
+    )
+    clickhouse_database: str = Field(default="ladle", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    clickhouse_body_ttl_days: int = Field(
+        default=30,
+        ge=1,
+        description="Raw prompt/response bodies expire after this; longer helps debugging, costs privacy.",
+    )
+    clickhouse_query_timeout_s: int = Field(default=60, ge=1, description="Longest a read-only query may run.")
+    clickhouse_max_result_rows: int = Field(
+        default=100_000, ge=1, description="Most rows a read-only query may return."
+    )
+    pricing_file: Path | None = Field(default=None, description="Defaults to deploy/pricing/pricing.yaml.")
+
+    @property
+    def chdb_path(self) -> Path:
+        return self.data_dir / "clickhouse"
+
+
+def sink_settings() -> SinkSettings:
+    return SinkSettings()
