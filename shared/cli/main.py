@@ -188,6 +188,20 @@ def demo() -> None:
     run_demo(out)
 
 
+# Each stage adds its commands from its own module: `register(app, bench_app)`.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
+def _register_stage_commands() -> None:
+    import importlib
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(app, bench_app)
+
+
+_register_stage_commands()
+
+
 def main() -> None:
     s = ladle_settings()
     configure(s.log_level, s.log_format if not sys.stderr.isatty() else "console")
