@@ -35,7 +35,8 @@ class TopicSpec:
     retention_ms: int = 7 * DAY_MS  # -1 keeps forever
     cleanup_policy: str = "delete"  # or "compact"
     max_message_bytes: int = 1_048_588  # the broker's default
-    dlq: bool = True
+    dlq: bool = True  # has a <name>.dlq sibling; False for the DLQ topics themselves
+    key_required: bool = True
     extra_configs: dict[str, str] = field(default_factory=dict)
 
     def configs(self) -> dict[str, str]:
@@ -59,6 +60,7 @@ class TopicSpec:
             retention_ms=30 * DAY_MS,
             max_message_bytes=max(self.max_message_bytes * 2, 2_097_152),
             dlq=False,
+            key_required=False,  # the original may have had no key; that is why it is here
         )
 
 

@@ -63,7 +63,9 @@ def decode(
     if raw is None:
         raise SchemaInvalid("empty value (a tombstone) on a topic that needs a value")
     if key is None:
-        raise MissingKey(f"message has no key; {spec.name} is keyed by {spec.key_field}")
+        if spec.key_required:
+            raise MissingKey(f"message has no key; {spec.name} is keyed by {spec.key_field}")
+        return Record(topic, partition, offset, None, validate(spec, raw), raw, ts)
     try:
         skey = key.decode("utf-8")
     except UnicodeDecodeError:

@@ -335,6 +335,16 @@ class Runtime:
         return value.__pydantic_serializer__.to_json(value)
 
     def _send_dead(self, logical: str, key: str | None, dl: Event) -> None:
+        spec = TOPICS.get(logical)
+        if spec is not None and not spec.dlq:
+            # A bad message on a DLQ topic itself: it stays where it is (30-day retention);
+            # there is no DLQ of a DLQ. Say so loudly and move on.
+            metrics.DEAD_LETTERED.labels(self.worker.name, logical, "UnreadableDeadLetter").inc()
+            self._log.error(
+                "dead_letter.unreadable", topic=logical, offset=dl.original_offset, partition=dl.original_partition,
+                error=dl.error_message[:300],
+            )
+            return
         self._produce(self.ns.physical(logical + DLQ_SUFFIX), key, codec.encode(dl))
         self.stats.dead_lettered += 1
         metrics.DEAD_LETTERED.labels(self.worker.name, logical, dl.error_class).inc()
