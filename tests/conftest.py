@@ -68,4 +68,10 @@ def topics(settings):
     return admin
 
 
+@pytest.fixture(scope="session")
+def chdb_root(tmp_path_factory):
+    """chDB opens one data folder per process: every test shares this one, each with its own database."""
+    return tmp_path_factory.mktemp("ladle-clickhouse")
+
+
 REPO = Path(__file__).resolve().parent.parent

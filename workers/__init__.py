@@ -4,7 +4,7 @@ import importlib
 
 from shared.runtime.errors import UserError
 
-KNOWN = ("echo",)
+KNOWN = ("echo", "sink")
 
 
 def load(name: str):

@@ -31,7 +31,7 @@ ORDER BY cost_usd DESC""",
         "enrichment_cost_by_prompt",
         "What does enrichment cost per prompt version, per item and in total (last 7 days)?",
         """SELECT task, prompt_name, prompt_version, count() AS results,
-       sum(cost_usd) AS cost_usd, sum(cost_usd) / count() AS cost_per_item
+       sum(cost_usd) AS cost_usd_total, cost_usd_total / results AS cost_per_item
 FROM enrichment_results FINAL
 WHERE occurred_at >= now() - INTERVAL 7 DAY
 GROUP BY task, prompt_name, prompt_version
@@ -54,7 +54,7 @@ ORDER BY model""",
         "cache_hit_rate_by_use_case",
         "How often does the gateway cache answer, per use case (bypassed calls excluded)?",
         """SELECT use_case, sum(calls) AS calls, sum(exact_hits) AS exact_hits, sum(semantic_hits) AS semantic_hits,
-       (sum(exact_hits) + sum(semantic_hits)) / nullIf(sum(calls) - sum(bypassed), 0) AS hit_rate
+       sum(bypassed) AS bypassed, (exact_hits + semantic_hits) / nullIf(calls - bypassed, 0) AS hit_rate
 FROM cache_daily
 WHERE day >= today() - 7
 GROUP BY use_case
@@ -64,7 +64,7 @@ ORDER BY use_case""",
         "fallback_rate_by_use_case",
         "How often did a call need a fallback deployment, per use case?",
         """SELECT use_case, count() AS calls, countIf(length(fallback_chain) > 1) AS fell_back,
-       countIf(length(fallback_chain) > 1) / count() AS fallback_rate
+       fell_back / calls AS fallback_rate
 FROM llm_calls FINAL
 WHERE occurred_at >= now() - INTERVAL 7 DAY
 GROUP BY use_case
@@ -73,7 +73,7 @@ ORDER BY use_case""",
     AnalystQuestion(
         "error_rate_by_provider",
         "Which providers fail most (share of calls not ok)?",
-        """SELECT provider, sum(calls) AS calls, sum(errors) AS errors, sum(errors) / sum(calls) AS error_rate
+        """SELECT provider, sum(calls) AS calls, sum(errors) AS errors, errors / calls AS error_rate
 FROM cost_daily
 WHERE day >= today() - 7
 GROUP BY provider
@@ -83,7 +83,7 @@ ORDER BY error_rate DESC, provider""",
         "guardrail_actions_by_policy",
         "What did each guardrail policy decide, and what share of its verdicts was each action?",
         """SELECT policy, action, sum(verdicts) AS verdicts,
-       sum(verdicts) / sum(sum(verdicts)) OVER (PARTITION BY policy) AS share
+       verdicts / sum(verdicts) OVER (PARTITION BY policy) AS share
 FROM guardrail_actions_daily
 WHERE day >= today() - 7
 GROUP BY policy, action
@@ -92,7 +92,7 @@ ORDER BY policy, action""",
     AnalystQuestion(
         "top_failing_checks",
         "Which guardrail checks fail most often?",
-        """SELECT check_name, sum(evaluated) AS evaluated, sum(failed) AS failed, sum(failed) / sum(evaluated) AS fail_rate
+        """SELECT check_name, sum(evaluated) AS evaluated, sum(failed) AS failed, failed / evaluated AS fail_rate
 FROM guardrail_checks_daily
 WHERE day >= today() - 7
 GROUP BY check_name

@@ -36,7 +36,8 @@ def run_readonly(store: ClickHouseStore, sql: str, parameters: dict[str, Any] | 
     if not statement:
         raise UserError("empty query: pass one SELECT statement")
     try:
-        result = store.readonly_client().query(statement, parameters=parameters)
+        with store.lock:
+            result = store.readonly_client().query(statement, parameters=parameters)
     except ClickHouseError as exc:
         raise UserError(_message(exc)) from None
     return QueryRows(list(result.column_names), [tuple(r) for r in result.result_rows])
@@ -46,5 +47,5 @@ def _message(exc: ClickHouseError) -> str:
     text = " ".join(str(exc).split())
     if getattr(exc, "code", None) == READONLY or "(READONLY)" in text:
         return "read-only SQL: only SELECT-like statements may run here (ClickHouse refused it in readonly mode)"
-    text = text.split(" (version ")[0]
+    text = text.split(" (version ")[0].replace(" FORMAT Native", "").split(". Expected one of")[0]
     return f"query failed: {text[:300]}"

@@ -9,23 +9,13 @@ record is dead-lettered instead of landing wrong.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from schemas import CatalogEmbedded, DeadLetter, EnrichmentResult, GuardedResult, GuardrailVerdict, LLMCall, Usage
-from workers.sink.pricing import Pricing
+from schemas import CatalogEmbedded, DeadLetter, EnrichmentResult, GuardedResult, GuardrailVerdict, LLMCall
+from workers.sink.costing import CACHE_HITS, RowContext, cost
 
-CACHE_HITS = frozenset({"exact_hit", "semantic_hit"})
 _MIN_YEAR, _MAX_YEAR = 1970, 2105  # DateTime (TTL) and DateTime64 both hold these
-
-
-@dataclass(slots=True)
-class RowContext:
-    """What a mapper needs besides the event: the topic it came on and the prices."""
-
-    topic: str
-    pricing: Pricing | None = None
 
 
 def ts(value: datetime) -> datetime:
@@ -34,28 +24,6 @@ def ts(value: datetime) -> datetime:
     if not _MIN_YEAR <= value.year <= _MAX_YEAR:
         raise ValueError(f"timestamp {value.isoformat()} is outside {_MIN_YEAR}..{_MAX_YEAR}")
     return value
-
-
-def cost(
-    ctx: RowContext,
-    model: str,
-    usage: Usage,
-    cost_usd: float | None,
-    pricing_version: str | None,
-    cache_hit: bool = False,
-) -> tuple[float, str, str]:
-    """(cost, cost_source, pricing_version): the event's own cost when it has one,
-    0 for a cache hit (no model ran), else priced now with the pricing file."""
-    if cost_usd is not None:
-        return cost_usd, "event", pricing_version or ""
-    if cache_hit:
-        return 0.0, "cache", ""
-    if ctx.pricing is None:
-        return 0.0, "unpriced", ""
-    priced = ctx.pricing.cost_for(model, usage)
-    if priced is None:
-        return 0.0, "unpriced", ctx.pricing.version
-    return priced, "pricing", ctx.pricing.version
 
 
 def split_output(output: dict) -> tuple[list[str], dict[str, str], str]:

@@ -25,6 +25,10 @@ class SinkSettings(LadleSettings):
     clickhouse_max_result_rows: int = Field(
         default=100_000, ge=1, description="Most rows a read-only query may return."
     )
+    sink_api_url: str = Field(
+        default="http://127.0.0.1:8082",
+        description="The sink's query API, tried first by `ladle query` and `ladle report`.",
+    )
     pricing_file: Path | None = Field(default=None, description="Defaults to deploy/pricing/pricing.yaml.")
 
     @property

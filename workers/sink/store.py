@@ -10,6 +10,7 @@ second process gets a one-line UserError that points at the sink's query API.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,9 @@ class ClickHouseStore:
         self.kind = kind  # "chdb" or "http"
         self._readonly_settings = readonly_settings or {}
         self._readonly: Client | None = None
+        # The sink's writer and its query API share this process's chDB engine from two
+        # threads; one statement at a time keeps the embedded engine out of trouble.
+        self.lock = threading.RLock()
         self.client = self._connect()
         self.client.command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
         self.client.database = database
@@ -83,10 +87,12 @@ class ClickHouseStore:
     # -- writer session ----------------------------------------------------
 
     def command(self, sql: str, parameters: dict[str, Any] | None = None) -> Any:
-        return self.client.command(sql, parameters=parameters)
+        with self.lock:
+            return self.client.command(sql, parameters=parameters)
 
     def query(self, sql: str, parameters: dict[str, Any] | None = None) -> tuple[list[str], list[tuple]]:
-        result = self.client.query(sql, parameters=parameters)
+        with self.lock:
+            result = self.client.query(sql, parameters=parameters)
         return list(result.column_names), [tuple(r) for r in result.result_rows]
 
     def scalar(self, sql: str, parameters: dict[str, Any] | None = None) -> Any:
@@ -94,7 +100,8 @@ class ClickHouseStore:
 
     def insert_arrow(self, table: str, data: Any) -> None:
         """A columnar insert: Arrow IPC bytes, parsed by ClickHouse itself."""
-        self.client.insert_arrow(table, data)
+        with self.lock:
+            self.client.insert_arrow(table, data)
 
     # -- read-only session -------------------------------------------------
 

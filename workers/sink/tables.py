@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workers.sink import rows
+from workers.sink.costing import RowContext
 
 DLQ_SUFFIX = ".dlq"
 S, LS, F64 = pa.string(), pa.list_(pa.string()), pa.float64()
@@ -30,7 +31,7 @@ COST = [("cost_usd", MONEY), ("cost_source", S), ("pricing_version", S)]
 class TableSpec:
     table: str
     columns: Sequence[tuple[str, pa.DataType]]
-    to_row: Callable[[object, rows.RowContext], tuple]
+    to_row: Callable[[object, RowContext], tuple]
 
     @property
     def names(self) -> list[str]:

@@ -11,38 +11,22 @@ from __future__ import annotations
 import time
 
 import structlog
-from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
+from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from shared.runtime.errors import Backpressure, BadMessage, FatalError
+from shared.runtime.errors import BadMessage
 from shared.runtime.worker import BatchResult, Failed, Record
+from workers.sink.costing import RowContext
+from workers.sink.failures import classify
+from workers.sink.inputs import sink_topics
 from workers.sink.landing import Lander
 from workers.sink.migrations import migrate
 from workers.sink.pending import PendingTable
 from workers.sink.pricing import Pricing
-from workers.sink.rows import RowContext
 from workers.sink.settings import SinkSettings, sink_settings
 from workers.sink.store import ClickHouseStore
-from workers.sink.tables import DLQ_SUFFIX, TableSpec, table_for
+from workers.sink.tables import TableSpec, table_for
 
 log = structlog.get_logger()
-
-ANALYTICS_TOPICS = [
-    "llm.calls",
-    "enrichment.results",
-    "enrichment.accepted",
-    "enrichment.review",
-    "enrichment.rejected",
-    "guardrail.verdicts",
-    "catalog.embedded",
-]
-# ClickHouse error codes that clear up by themselves: wait and retry the batch.
-TRANSIENT_CODES = {159, 202, 203, 209, 210, 241, 242, 252, 439}
-
-
-def sink_topics() -> list[str]:
-    from topics.registry import TOPICS
-
-    return ANALYTICS_TOPICS + sorted(t for t in TOPICS if t.endswith(DLQ_SUFFIX))
 
 
 class ClickHouseSink:
@@ -104,7 +88,7 @@ class ClickHouseSink:
                 offered += landed.offered
                 inserted += landed.inserted
         except ClickHouseError as exc:
-            raise _classify(exc) from exc
+            raise classify(exc) from exc
         log.debug(
             "sink.flushed", rows=offered, inserted=inserted, duplicates=offered - inserted,
             seconds=round(time.perf_counter() - t0, 4),
@@ -119,11 +103,3 @@ class ClickHouseSink:
             self._pending = {}
         if self._owns_store:
             self.store.close()
-
-
-def _classify(exc: ClickHouseError) -> Exception:
-    text = " ".join(str(exc).split())[:300]
-    code = getattr(exc, "code", None)
-    if isinstance(exc, OperationalError) or code in TRANSIENT_CODES:
-        return Backpressure(f"ClickHouse is unavailable or saturated: {text}", retry_after=2.0)
-    return FatalError(f"ClickHouse refused the sink's insert: {text}")
