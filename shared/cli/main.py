@@ -189,7 +189,7 @@ def demo() -> None:
 
 
 # Each stage adds its commands from its own module: `register(app, bench_app)`.
-COMMAND_MODULES: tuple[str, ...] = ("shared.cli.sink",)
+COMMAND_MODULES: tuple[str, ...] = ("shared.cli.sink", "shared.cli.gateway")
 
 
 def _register_stage_commands() -> None:

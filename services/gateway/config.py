@@ -1,0 +1,93 @@
+"""Gateway settings (env) and its config file (deployments, aliases, teams)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.runtime.errors import UserError
+from shared.settings import REPO_ROOT
+
+
+class GatewaySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LADLE_GATEWAY_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    config_file: Path = Field(default=REPO_ROOT / "deploy" / "gateway" / "gateway.yaml")
+    admin_key: str = Field(default="", description="Bearer key for /admin routes; empty disables them.")
+    emit_events: bool = Field(default=True, description="Publish an LLMCall per call to llm.calls.")
+
+    @field_validator("admin_key")
+    @classmethod
+    def _no_placeholder(cls, v: str) -> str:
+        if v in ("changeme", "change-me", "admin"):
+            raise ValueError("LADLE_GATEWAY_ADMIN_KEY is a placeholder; set a real secret")
+        return v
+
+
+class Deployment(BaseModel):
+    """One upstream model endpoint."""
+
+    name: str
+    provider: Literal["openai", "openai_compatible", "anthropic"]
+    model: str = Field(description="The model name the upstream expects.")
+    base_url: str | None = None
+    api_key_env: str | None = Field(default=None, description="Environment variable holding the upstream key.")
+    timeout_s: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=1, ge=0, description="Retries on this deployment before falling back.")
+    pricing_model: str | None = Field(default=None, description="Name in the pricing table, if not `model`.")
+
+    def api_key(self) -> str:
+        return os.environ.get(self.api_key_env, "") if self.api_key_env else ""
+
+
+class Team(BaseModel):
+    name: str
+    key_sha256: list[str] = Field(description="sha256 hex of each API key; keys are never stored in clear.")
+    budget_usd: float | None = Field(default=None, ge=0, description="Spend limit; None means unlimited.")
+    requests_per_minute: int | None = Field(default=None, ge=1)
+
+
+class GatewayConfig(BaseModel):
+    deployments: list[Deployment]
+    aliases: dict[str, list[str]] = Field(description="Model alias -> deployments tried in order.")
+    teams: list[Team] = Field(default_factory=list)
+    breaker_failures: int = Field(default=3, ge=1, description="Consecutive failures that open a deployment's circuit.")
+    breaker_cooldown_s: float = Field(default=30.0, gt=0)
+    exact_cache_ttl_s: float = Field(default=3600.0, ge=0)
+    exact_cache_entries: int = Field(default=100_000, ge=0)
+
+    @model_validator(mode="after")
+    def _aliases_name_deployments(self) -> GatewayConfig:
+        known = {d.name for d in self.deployments}
+        for alias, names in self.aliases.items():
+            missing = [n for n in names if n not in known]
+            if missing or not names:
+                raise ValueError(f"alias {alias!r} names unknown deployments {missing or names}")
+        return self
+
+    def deployment(self, name: str) -> Deployment:
+        return next(d for d in self.deployments if d.name == name)
+
+    @classmethod
+    def load(cls, path: Path) -> GatewayConfig:
+        if not path.exists():
+            raise UserError(f"gateway config {path} not found; set LADLE_GATEWAY_CONFIG_FILE")
+        data = yaml.safe_load(path.read_text()) or {}
+        try:
+            return cls.model_validate(data)
+        except ValueError as exc:
+            from shared.runtime.codec import one_line
+
+            raise UserError(f"{path}: {one_line(exc)}") from None
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()

@@ -1,0 +1,40 @@
+"""Builds the gateway from settings and serves it with uvicorn."""
+
+from __future__ import annotations
+
+import structlog
+import uvicorn
+
+from services.gateway.app import Gateway, create_app
+from services.gateway.config import GatewayConfig, GatewaySettings
+from services.gateway.router import Router
+from shared.settings import ladle_settings
+from workers.sink.pricing import Pricing
+
+log = structlog.get_logger(__name__)
+
+
+def build(settings: GatewaySettings | None = None):
+    settings = settings or GatewaySettings()
+    config = GatewayConfig.load(settings.config_file)
+    events = None
+    if settings.emit_events:
+        from services.gateway.events import CallEvents
+
+        events = CallEvents(ladle_settings())
+    gateway = Gateway(config, Router(config), Pricing.load(), events)
+    app = create_app(gateway)
+
+    @app.on_event("shutdown")
+    async def _close() -> None:
+        await gateway.router.aclose()
+        if events is not None:
+            events.close()
+
+    return app, settings
+
+
+def serve() -> None:
+    app, settings = build()
+    log.info("gateway.starting", url=f"http://{settings.host}:{settings.port}")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)

