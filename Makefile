@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 KAFKA_LIBS := .cache/kafka/libs
 
-.PHONY: setup demo test test-unit bench lint clean
+.PHONY: setup demo test test-unit bench bench-deps lint clean
 
 setup: $(VENV)/.installed $(KAFKA_LIBS)/.resolved
 
@@ -34,9 +34,19 @@ test: setup
 test-unit: setup
 	$(PY) -m pytest tests/unit
 
-bench: setup
+# LiteLLM's proxy, the gateway benchmark's baseline, in its own virtualenv (its pins clash with ours).
+bench-deps: .cache/litellm-venv/.installed
+
+.cache/litellm-venv/.installed:
+	$(PYTHON) -m venv .cache/litellm-venv
+	.cache/litellm-venv/bin/pip install --quiet 'litellm[proxy]'
+	@touch $@
+
+bench: setup bench-deps
 	$(VENV)/bin/ladle kafka start
 	$(VENV)/bin/ladle bench runtime
+	$(VENV)/bin/ladle bench sink
+	$(VENV)/bin/ladle bench gateway
 
 lint: setup
 	$(VENV)/bin/ruff check .

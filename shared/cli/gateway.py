@@ -24,3 +24,19 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         from services.gateway.config import hash_key as h
 
         typer.echo(h(key))
+
+    @bench_app.command("gateway")
+    def bench_gateway(
+        rates: Annotated[str, typer.Option(help="Comma-separated request rates.")] = "100,500",
+        seconds: Annotated[float, typer.Option(help="Seconds of load per rate and target.")] = 10.0,
+    ) -> None:
+        """Added latency of the gateway vs LiteLLM's proxy over the same fast local upstream."""
+        import json
+
+        from rich.console import Console
+
+        from benchmarks import gateway as bench
+
+        err = Console(stderr=True)
+        for line in bench.run(rates=[int(r) for r in rates.split(",")], seconds=seconds, console=err):
+            print(json.dumps(line), flush=True)
