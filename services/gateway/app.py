@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 
+import orjson
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -102,10 +103,10 @@ def create_app(gateway: Gateway) -> FastAPI:
         t0 = time.perf_counter()
         try:
             team = gateway.teams.authenticate(request.headers.get("authorization"))
-            body = await request.json()
+            body = orjson.loads(await request.body())
         except Refused as exc:
             return error(exc.status, str(exc), exc.code)
-        except ValueError:
+        except orjson.JSONDecodeError:
             return error(400, "the request body is not JSON", "invalid_json")
         if (
             not isinstance(body, dict)
@@ -153,7 +154,8 @@ def create_app(gateway: Gateway) -> FastAPI:
         REQUESTS.labels("chat", "200", cache_status).inc()
         gateway.record(team=team, body=body, model=model, attempts=attempts, usage=usage, cost=cost,
                        latency_s=total, ttft_s=None, cache=cache_status, status="ok")  # fmt: skip
-        return JSONResponse(resp, headers=_headers(attempts, cache_status, overhead))
+        headers = _headers(attempts, cache_status, time.perf_counter() - t0 - attempts.upstream_s)
+        return Response(orjson.dumps(resp), media_type="application/json", headers=headers)
 
     @app.post("/v1/embeddings")
     async def embeddings(request: Request) -> Response:

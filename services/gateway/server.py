@@ -37,4 +37,5 @@ def build(settings: GatewaySettings | None = None):
 def serve() -> None:
     app, settings = build()
     log.info("gateway.starting", url=f"http://{settings.host}:{settings.port}")
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
+                loop="uvloop", http="httptools")  # fmt: skip

@@ -11,7 +11,6 @@ import httpx
 
 from services.gateway.config import Deployment
 from services.gateway.providers.base import UpstreamError
-from services.gateway.providers.openai_compat import LIMITS
 
 STOP = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls"}
 VERSION = "2023-06-01"
@@ -64,7 +63,7 @@ class Anthropic:
             base_url=(deployment.base_url or "https://api.anthropic.com").rstrip("/"),
             headers={"x-api-key": deployment.api_key(), "anthropic-version": VERSION},
             timeout=httpx.Timeout(deployment.timeout_s, connect=min(5.0, deployment.timeout_s)),
-            limits=LIMITS,
+            limits=httpx.Limits(max_connections=512, max_keepalive_connections=128),
         )
 
     def _fail(self, exc: Exception) -> UpstreamError:
