@@ -97,6 +97,7 @@ def apply(admin: AdminClient, changes: list[Change]) -> None:
     if creates:
         for fut in admin.create_topics(creates, operation_timeout=TIMEOUT_S).values():
             fut.result(timeout=TIMEOUT_S)
+        wait_for_leaders(admin, [t.topic for t in creates])
     alters = [
         ConfigResource(
             ResourceType.TOPIC,
@@ -113,6 +114,20 @@ def apply(admin: AdminClient, changes: list[Change]) -> None:
     if grows:
         for fut in admin.create_partitions(grows, operation_timeout=TIMEOUT_S).values():
             fut.result(timeout=TIMEOUT_S)
+
+
+def wait_for_leaders(admin: AdminClient, names: list[str], timeout_s: float = TIMEOUT_S) -> None:
+    """A created topic answers only once every partition has a leader; wait for that."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        topics = admin.list_topics(timeout=TIMEOUT_S).topics
+        if all(n in topics and topics[n].partitions and all(p.leader >= 0 for p in topics[n].partitions.values())
+               for n in names):  # fmt: skip
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"topics without partition leaders after {timeout_s}s: {names}")
 
 
 def ensure(admin: AdminClient, ns: Namespace = Namespace(), specs: dict[str, TopicSpec] = TOPICS) -> list[Change]:

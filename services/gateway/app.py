@@ -20,12 +20,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import Counter, Histogram, make_asgi_app
 
-from schemas import LLMCall, Usage
+from schemas import LLMCall, PromptRef, Usage
 from services.gateway.cache import ExactCache, cache_key
 from services.gateway.config import GatewayConfig
 from services.gateway.providers import UpstreamError
 from services.gateway.router import AllFailed, Attempts, NoDeployment, Router
 from services.gateway.teams import Refused, Teams
+from shared.prompts.model import PromptError, render, resolve
 from workers.sink.pricing import Pricing
 
 log = structlog.get_logger(__name__)
@@ -53,8 +54,9 @@ def usage_of(resp: dict) -> Usage:
 
 
 class Gateway:
-    def __init__(self, config: GatewayConfig, router: Router, pricing: Pricing, events=None) -> None:
+    def __init__(self, config: GatewayConfig, router: Router, pricing: Pricing, events=None, prompts=None) -> None:
         self.config, self.router, self.pricing, self.events = config, router, pricing, events
+        self.prompts = prompts  # a PromptRegistry, or None when the prompts topic is not reachable
         self.teams = Teams(config, pricing)
         self.cache = ExactCache(config.exact_cache_ttl_s, config.exact_cache_entries)
 
@@ -63,6 +65,24 @@ class Gateway:
             d = self.router.providers[deployment].deployment
             return d.pricing_model or d.model
         return fallback
+
+    def expand_prompt(self, body: dict) -> dict:
+        """A request naming {"prompt": {"name", "label"?, "variables"}} gets the rendered messages."""
+        spec = body.get("prompt")
+        if spec is None:
+            return body
+        if self.prompts is None:
+            raise PromptError("this gateway has no prompt registry (the prompts topic is unreachable)")
+        if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+            raise PromptError('`prompt` must be {"name": ..., "label": ..., "variables": {...}}')
+        state = self.prompts.get(spec["name"])
+        label, version = resolve(state, spec.get("label"), body.get("user"))
+        text = render(version, spec.get("variables") or {})
+        out = {**version.parameters, **{k: v for k, v in body.items() if k != "prompt"}}
+        out["messages"] = [*body.get("messages", []), {"role": "user", "content": text}]
+        out.setdefault("model", version.model)
+        out["_prompt_ref"] = PromptRef(name=state.name, version=version.version, label=label)
+        return out
 
     def record(self, *, team, body, model, attempts, usage, cost, latency_s, ttft_s, cache, status, err=None) -> None:
         if self.events is None:
@@ -74,6 +94,7 @@ class Gateway:
                 model=model, deployment=attempts.answered or "", provider=self._provider(attempts.answered),
                 usage=usage, cost_usd=cost, latency_ms=latency_s * 1000, ttft_ms=None if ttft_s is None else ttft_s * 1000,
                 cache_status=cache, fallback_chain=attempts.tried, status=status, error=err,
+                prompt=body.get("_prompt_ref"),
             )
         )  # fmt: skip
 
@@ -108,6 +129,11 @@ def create_app(gateway: Gateway) -> FastAPI:
             return error(exc.status, str(exc), exc.code)
         except orjson.JSONDecodeError:
             return error(400, "the request body is not JSON", "invalid_json")
+        if isinstance(body, dict) and "prompt" in body:
+            try:
+                body = gateway.expand_prompt(body)
+            except PromptError as exc:
+                return error(404 if "no prompt named" in str(exc) else 400, str(exc), "prompt_error")
         if (
             not isinstance(body, dict)
             or not isinstance(body.get("model"), str)
@@ -131,10 +157,11 @@ def create_app(gateway: Gateway) -> FastAPI:
             return error(exc.status, str(exc), exc.code)
         attempts = Attempts()
         cache_status = "bypass" if bypass else "miss"
+        upstream_body = {k: v for k, v in body.items() if k != "_prompt_ref"}
         if body.get("stream"):
             return await _stream(gateway, team, body, model, attempts, estimate, cache_status, t0)
         try:
-            resp = await gateway.router.call(model, body, attempts)
+            resp = await gateway.router.call(model, upstream_body, attempts)
         except (AllFailed, UpstreamError) as exc:
             gateway.teams.settle(team, estimate, 0.0)
             status = exc.status
@@ -156,6 +183,25 @@ def create_app(gateway: Gateway) -> FastAPI:
                        latency_s=total, ttft_s=None, cache=cache_status, status="ok")  # fmt: skip
         headers = _headers(attempts, cache_status, time.perf_counter() - t0 - attempts.upstream_s)
         return Response(orjson.dumps(resp), media_type="application/json", headers=headers)
+
+    @app.get("/v1/prompts")
+    async def prompts_list() -> Response:
+        if gateway.prompts is None:
+            return error(503, "no prompt registry", "prompts_unavailable")
+        return JSONResponse({"data": [s.model_dump(mode="json") for s in gateway.prompts.states.values()]})
+
+    @app.get("/v1/prompts/{name}")
+    async def prompts_get(name: str, user: str | None = None, label: str | None = None) -> Response:
+        if gateway.prompts is None:
+            return error(503, "no prompt registry", "prompts_unavailable")
+        try:
+            state = gateway.prompts.get(name)
+            chosen, version = resolve(state, label, user)
+        except PromptError as exc:
+            return error(404, str(exc), "prompt_not_found")
+        return JSONResponse(
+            {"prompt": state.model_dump(mode="json"), "resolved": {"label": chosen, "version": version.version}}
+        )
 
     @app.post("/v1/embeddings")
     async def embeddings(request: Request) -> Response:
@@ -216,7 +262,7 @@ def _cached(gateway: Gateway, team, body: dict, model: str, hit: dict, t0: float
 async def _stream(
     gateway: Gateway, team, body, model, attempts: Attempts, estimate: float, cache_status: str, t0: float
 ) -> Response:
-    agen = gateway.router.stream(model, body, attempts)
+    agen = gateway.router.stream(model, {k: v for k, v in body.items() if k != "_prompt_ref"}, attempts)
     try:
         first = await agen.__anext__()  # fallback happens in here, before any byte is sent
     except (AllFailed, UpstreamError) as exc:

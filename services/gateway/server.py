@@ -8,6 +8,7 @@ import uvicorn
 from services.gateway.app import Gateway, create_app
 from services.gateway.config import GatewayConfig, GatewaySettings
 from services.gateway.router import Router
+from shared.runtime.errors import FatalError, UserError
 from shared.settings import ladle_settings
 from workers.sink.pricing import Pricing
 
@@ -22,7 +23,15 @@ def build(settings: GatewaySettings | None = None):
         from services.gateway.events import CallEvents
 
         events = CallEvents(ladle_settings())
-    gateway = Gateway(config, Router(config), Pricing.load(), events)
+    prompts = None
+    try:
+        from shared.prompts import PromptRegistry
+
+        prompts = PromptRegistry(ladle_settings()).load()
+        prompts.follow()
+    except (UserError, FatalError) as exc:
+        log.warning("gateway.no_prompt_registry", reason=str(exc))
+    gateway = Gateway(config, Router(config), Pricing.load(), events, prompts)
     app = create_app(gateway)
 
     @app.on_event("shutdown")

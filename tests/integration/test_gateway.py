@@ -174,3 +174,31 @@ def test_a_budget_stops_a_team_under_50_concurrent_requests(gateway):
     assert ledger.spent_usd == pytest.approx(spent) and ledger.reserved_usd == pytest.approx(0.0, abs=1e-12)
     # reservations cover the worst case, so a burst never spends past the budget
     assert spent <= team.budget_usd
+
+
+def test_a_chat_request_may_name_a_prompt_and_label_instead_of_messages(gateway, settings):
+    from shared.prompts import PromptRegistry
+
+    reg = PromptRegistry(settings).load()
+    reg.push(
+        "dish", "Name one dish from {cuisine} cuisine.", model="fast", parameters={"max_tokens": 10, "temperature": 0}
+    )
+    reg.promote("dish", 1, "production")
+    gateway.prompts = reg
+    raw = httpx.post(f"{gateway.url}/chat/completions", headers={"authorization": f"Bearer {KEY}"}, timeout=120,
+                     json={"prompt": {"name": "dish", "variables": {"cuisine": "Thai"}}, "user": "u-1"})  # fmt: skip
+    assert raw.status_code == 200, raw.text
+    assert raw.json()["choices"][0]["message"]["content"]
+    assert raw.json()["usage"]["completion_tokens"] <= 10  # the version's parameters applied
+    missing = httpx.post(f"{gateway.url}/chat/completions", headers={"authorization": f"Bearer {KEY}"},
+                         json={"prompt": {"name": "dish", "variables": {}}})  # fmt: skip
+    assert missing.status_code == 400 and "cuisine" in missing.json()["error"]["message"]
+    unknown = httpx.post(f"{gateway.url}/chat/completions", headers={"authorization": f"Bearer {KEY}"},
+                         json={"prompt": {"name": "nope"}})  # fmt: skip
+    assert unknown.status_code == 404
+    resolved = httpx.get(f"{gateway.url}/prompts/dish", params={"user": "u-1"}).json()["resolved"]
+    assert resolved == {"label": "production", "version": 1}
+
+    gateway.events.producer.flush(10)
+    calls = [json.loads(m.value()) for m in read_all(settings, "llm.calls", expected=1)]
+    assert [c["prompt"] for c in calls] == [{"name": "dish", "version": 1, "label": "production"}]

@@ -1,0 +1,107 @@
+"""`ladle prompts push|list|show|promote|ab|diff`: the registry in the compacted prompts topic."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+out = Console(width=None if sys.stdout.isatty() else 160)
+
+
+def _registry():
+    from shared.prompts import PromptRegistry
+    from shared.settings import ladle_settings
+
+    return PromptRegistry(ladle_settings()).load()
+
+
+def register(app: typer.Typer, bench_app: typer.Typer) -> None:
+    pr = typer.Typer(help="Versioned prompts: immutable versions, movable labels, A/B splits.", no_args_is_help=True)
+    app.add_typer(pr, name="prompts")
+
+    @pr.command("push")
+    def push(
+        name: Annotated[str, typer.Argument(help="Prompt name, e.g. tag.")],
+        file: Annotated[Path, typer.Option("--file", help="Template text with {variables}.")],
+        var: Annotated[list[str] | None, typer.Option("--var", help="Declared variable (repeat).")] = None,
+        model: Annotated[str | None, typer.Option(help="Model or alias this version is meant for.")] = None,
+        params: Annotated[str | None, typer.Option(help='Parameters as JSON, e.g. {"temperature": 0}.')] = None,
+        label: Annotated[str | None, typer.Option(help="Also point this label at the new version.")] = None,
+    ) -> None:
+        """Add a new immutable version."""
+        from shared.runtime.errors import UserError
+
+        if not file.exists():
+            raise UserError(f"{file}: no such file")
+        try:
+            parameters = json.loads(params) if params else {}
+        except json.JSONDecodeError as exc:
+            raise UserError(f"--params is not JSON: {exc.msg}") from None
+        reg = _registry()
+        state = reg.push(name, file.read_text(), variables=var, model=model, parameters=parameters)
+        version = state.versions[-1].version
+        if label:
+            reg.promote(name, version, label)
+        out.print(f"{name}@{version} pushed" + (f", {label} -> {version}" if label else ""))
+
+    @pr.command("list")
+    def list_() -> None:
+        """Every prompt with its versions and labels."""
+        table = Table("prompt", "versions", "labels", "A/B", "revision")
+        for name, s in sorted(_registry().states.items()):
+            labels = ", ".join(f"{k}={v}" for k, v in sorted(s.labels.items()))
+            ab = ", ".join(f"{k}:{w:g}" for k, w in sorted(s.ab_weights.items()))
+            table.add_row(name, str(len(s.versions)), labels, ab, str(s.revision))
+        out.print(table)
+
+    @pr.command("show")
+    def show(
+        name: str, version: Annotated[int | None, typer.Option(help="Default: the production label's.")] = None
+    ) -> None:
+        """One prompt version's template, variables, model and parameters."""
+        from shared.prompts.model import resolve
+
+        s = _registry().get(name)
+        v = next((x for x in s.versions if x.version == version), None) if version else resolve(s, "production")[1]
+        if v is None:
+            raise typer.BadParameter(f"{name} has no version {version}")
+        out.print(f"[bold]{name}@{v.version}[/] model={v.model} variables={v.variables} parameters={v.parameters}")
+        out.print(v.template, highlight=False, markup=False)
+
+    @pr.command("promote")
+    def promote(
+        name: str, version: int, label: Annotated[str, typer.Option(help="Label to move.")] = "production"
+    ) -> None:
+        """Point a label (production, staging, ...) at a version."""
+        _registry().promote(name, version, label)
+        out.print(f"{name}: {label} -> {version}")
+
+    @pr.command("ab")
+    def ab(
+        name: str, weights: Annotated[str, typer.Option(help="e.g. production=0.9,staging=0.1; empty clears.")]
+    ) -> None:
+        """Split traffic between labels by weight; each user sticks to one label."""
+        from shared.runtime.errors import UserError
+
+        parsed = {}
+        for part in filter(None, weights.split(",")):
+            label, _, w = part.partition("=")
+            try:
+                parsed[label.strip()] = float(w)
+            except ValueError:
+                raise UserError(f"bad weight {part!r}: use label=number") from None
+        _registry().set_ab(name, parsed)
+        out.print(f"{name}: A/B {parsed or 'off'}")
+
+    @pr.command("diff")
+    def diff(name: str, a: int, b: int) -> None:
+        """Unified diff between two versions' templates."""
+        from shared.prompts.model import diff as d
+
+        sys.stdout.write(d(_registry().get(name), a, b) or "(no difference)\n")
