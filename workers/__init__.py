@@ -4,7 +4,7 @@ import importlib
 
 from shared.runtime.errors import UserError
 
-KNOWN = ("echo", "sink")
+KNOWN = ("echo", "sink", "embedder")
 
 
 def load(name: str):

@@ -37,13 +37,15 @@ def _settings_classes(cls=BaseSettings):
 
 def test_every_ladle_env_var_is_a_setting():
     import workers.echo  # noqa: F401 - every worker's settings class, so their prefixes are known
+    import workers.embedder.settings  # noqa: F401
     import workers.sink.service  # noqa: F401
 
-    known = {
-        cls.model_config.get("env_prefix", "").upper() + f.upper()
-        for cls in _settings_classes()
-        for f in cls.model_fields
-    }
+    known = set()
+    for cls in _settings_classes():
+        for name, f in cls.model_fields.items():
+            known.add(cls.model_config.get("env_prefix", "").upper() + name.upper())
+            for alias in getattr(f.validation_alias, "choices", []):
+                known.add(str(alias).upper())
     assert "LADLE_KAFKA_BOOTSTRAP" in known and "LADLE_SINK_API_PORT" in known
     for name, svc in ladle_services().items():
         for var in svc.get("environment", {}):
