@@ -189,7 +189,13 @@ def demo() -> None:
 
 
 # Each stage adds its commands from its own module: `register(app, bench_app)`.
-COMMAND_MODULES: tuple[str, ...] = ("shared.cli.sink", "shared.cli.gateway", "shared.cli.prompts", "shared.cli.embedder")
+COMMAND_MODULES: tuple[str, ...] = (
+    "shared.cli.embedder",
+    "shared.cli.sink",
+    "shared.cli.gateway",
+    "shared.cli.guardrails",
+    "shared.cli.prompts",
+)
 
 
 def _register_stage_commands() -> None:

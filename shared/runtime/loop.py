@@ -341,7 +341,10 @@ class Runtime:
             # there is no DLQ of a DLQ. Say so loudly and move on.
             metrics.DEAD_LETTERED.labels(self.worker.name, logical, "UnreadableDeadLetter").inc()
             self._log.error(
-                "dead_letter.unreadable", topic=logical, offset=dl.original_offset, partition=dl.original_partition,
+                "dead_letter.unreadable",
+                topic=logical,
+                offset=dl.original_offset,
+                partition=dl.original_partition,
                 error=dl.error_message[:300],
             )
             return

@@ -176,8 +176,13 @@ def test_events_of_every_topic_land_in_their_tables(store, pricing):
         ["openai-mini"],
     )
     assert call[7].replace(tzinfo=UTC) == sample_events()[0][1].occurred_at
-    result = store.query("SELECT tags, attributes, cost_usd FROM enrichment_results FINAL WHERE item_id = 'i1'")[1][0]
-    assert result == (["vegan", "spicy"], {"cuisine": "thai"}, Decimal("0.000027778"))
+    result = store.query(
+        "SELECT tags, attributes, output_json, raw_output, cost_usd FROM enrichment_results FINAL WHERE item_id = 'i1'"
+    )[1][0]
+    # unguarded LLM text never lands: it arrives redacted on enrichment.accepted|review|rejected
+    assert result == (["vegan", "spicy"], {}, "", "", Decimal("0.000027778"))
+    guarded = store.query("SELECT attributes FROM guarded_results FINAL WHERE item_id = 'i1'")[1][0]
+    assert guarded == ({"cuisine": "thai"},)
     routes = store.query("SELECT item_id, route, action, failed_checks FROM guarded_results FINAL ORDER BY item_id")[1]
     assert routes == [("i1", "accepted", "accept", []), ("i2", "review", "review", ["injection", "allowed_tags"]),
                       ("i3", "rejected", "reject", ["injection"])]  # fmt: skip

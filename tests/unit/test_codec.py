@@ -96,6 +96,8 @@ def test_absurd_schema_versions_are_refused_quickly(version):
 
 
 def test_dlq_topics_accept_messages_without_a_key():
-    dl = codec.dead_letter(topic="catalog.changes", partition=0, offset=3, key=None, raw=b"x", exc=ValueError("e"), worker="w")
+    dl = codec.dead_letter(
+        topic="catalog.changes", partition=0, offset=3, key=None, raw=b"x", exc=ValueError("e"), worker="w"
+    )
     r = codec.decode(spec("catalog.changes.dlq"), "catalog.changes.dlq", 0, 0, None, codec.encode(dl))
     assert r.key is None and r.value.original_offset == 3

@@ -61,11 +61,15 @@ def llm_call_row(e: LLMCall, ctx: RowContext) -> tuple:
 
 
 def enrichment_result_row(e: EnrichmentResult, ctx: RowContext) -> tuple:
+    # enrichment.results is what an LLM wrote before guardrails looked at it: only its
+    # usage, cost and tags (taxonomy values) land here. Free text (raw output, string
+    # attributes, the output JSON) lands from enrichment.accepted|review|rejected,
+    # after redaction, so unredacted text never reaches ClickHouse.
     p, u = e.prompt, e.usage
-    tags, attributes, output_json = split_output(e.output)
+    tags, _, _ = split_output(e.output)
     c, source, version = cost(ctx, e.model, u, e.cost_usd, e.pricing_version)
     return (
-        *_envelope(e), e.item_id, e.item_version, e.task, tags, attributes, output_json, e.raw_output,
+        *_envelope(e), e.item_id, e.item_version, e.task, tags, {}, "", "",
         e.engine, e.model, p.name if p else "", p.version if p else 0, (p.label or "") if p else "",
         u.input_tokens, u.output_tokens, u.cached_input_tokens, e.latency_ms, e.ttft_ms,
         c, source, version, e.attempts, e.mode,
