@@ -47,6 +47,9 @@ bench: setup bench-deps
 	$(VENV)/bin/ladle bench runtime
 	$(VENV)/bin/ladle bench sink
 	$(VENV)/bin/ladle bench gateway
+	$(VENV)/bin/ladle bench embedder
+	$(VENV)/bin/ladle bench guardrails
+	$(VENV)/bin/ladle bench enricher
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -4,7 +4,7 @@ import importlib
 
 from shared.runtime.errors import UserError
 
-KNOWN = ("echo", "sink", "embedder")
+KNOWN = ("echo", "sink", "embedder", "enricher")
 
 
 def load(name: str):

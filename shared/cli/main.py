@@ -192,6 +192,7 @@ def demo() -> None:
 COMMAND_MODULES: tuple[str, ...] = (
     "shared.cli.embedder",
     "shared.cli.sink",
+    "shared.cli.enricher",
     "shared.cli.gateway",
     "shared.cli.guardrails",
     "shared.cli.prompts",

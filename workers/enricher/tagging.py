@@ -1,0 +1,162 @@
+"""The tagging core that streaming and batch share: a catalog change -> prompt ->
+engine calls (with bounded retries) -> tags checked against the taxonomy ->
+one EnrichmentResult and one LLMCall per model call.
+
+``Tagger.run`` takes the engine as a plain callable (a batch of requests in,
+results out): the streaming worker passes its Ray actor pool, the batch job the
+engine inside its Ray Data actor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+
+from schemas import CatalogChange, stable_id
+from shared.runtime.errors import UserError
+from workers.enricher import metrics
+from workers.enricher.engines.base import EngineRequest, EngineResult
+from workers.enricher.events import EventFactory
+from workers.enricher.jobs import Attempt, EngineError, Job, Outcome
+from workers.enricher.parse import MalformedOutput, parse_output
+from workers.enricher.prompts import Prompt
+from workers.enricher.settings import UseCase
+from workers.enricher.taxonomy import Taxonomy
+from workers.sink.pricing import Pricing
+
+CallEngine = Callable[[list[EngineRequest]], list[EngineResult]]
+RETRY_NOTE = "That reply was invalid: {error}. Reply again with only the JSON object, using only the allowed values."
+
+__all__ = ["Attempt", "EngineError", "Job", "Outcome", "Tagger"]
+VARIABLES = frozenset(
+    {"taxonomy", "name", "description", "category", "cuisine", "tags", "store_id", "price", "attributes"}
+)
+
+
+class Tagger:
+    def __init__(
+        self,
+        use_case: UseCase,
+        prompt: Prompt,
+        taxonomy: Taxonomy,
+        pricing: Pricing,
+        *,
+        mode: str = "stream",
+        team: str = "catalog",
+        max_attempts: int = 3,
+        log_bodies: bool = True,
+    ) -> None:
+        self.use_case = use_case
+        self.prompt = prompt
+        self.taxonomy = taxonomy
+        self.max_attempts = max_attempts
+        self.schema = taxonomy.json_schema()
+        self.events = EventFactory(use_case, prompt, pricing, mode=mode, team=team, log_bodies=log_bodies)
+        unknown = set(prompt.version.variables) - VARIABLES
+        if unknown:  # fail at start-up, not on every item
+            raise UserError(
+                f"prompt {prompt.name} v{prompt.version.version} declares {sorted(unknown)}, which the enricher "
+                f"does not fill; it fills {sorted(VARIABLES)}"
+            )
+        self._schema_digest = _digest([taxonomy.version, self.schema])
+        self._described = taxonomy.describe()
+
+    # -- items -> jobs -------------------------------------------------------
+
+    def variables(self, change: CatalogChange) -> dict[str, str]:
+        item = change.item
+        return {
+            "taxonomy": self._described,
+            "name": item.name,
+            "description": item.description or "-",
+            "category": item.category or "-",
+            "cuisine": item.cuisine or "-",
+            "tags": ", ".join(item.tags) or "-",
+            "store_id": item.store_id,
+            "price": f"{item.price} {item.currency}",
+            "attributes": ", ".join(f"{k}={v}" for k, v in sorted(item.attributes.items())) or "-",
+        }
+
+    def job(self, change: CatalogChange, ref: object = None) -> Job | None:
+        """The job for one change; None for a delete (nothing to tag)."""
+        if change.op != "upsert" or change.item is None:
+            return None
+        variables = self.variables(change)
+        messages = self.prompt.render(variables)
+        # The rendered prompt covers the item's content, the template and the taxonomy listing.
+        content = _digest([messages, self._schema_digest])
+        p = self.prompt.ref
+        key = stable_id(
+            "enricher.done", change.item_id, self.use_case.task, f"{p.name}@{p.version}", self.use_case.model, content
+        )
+        item_text = "\n".join(variables[v] for v in self.prompt.version.variables if v != "taxonomy")
+        return Job(change, ref, messages, key, item_text)
+
+    def request(self, job: Job) -> EngineRequest:
+        attempt = len(job.attempts) + 1
+        messages = job.messages
+        last = job.attempts[-1] if job.attempts else None
+        if last is not None and last.result.status == "ok":
+            # Show the model its own invalid reply and why; an engine error just retries.
+            messages = messages + [
+                {"role": "assistant", "content": last.result.text},
+                {"role": "user", "content": RETRY_NOTE.format(error=(last.problem or "")[:300])},
+            ]
+        uc = self.use_case
+        return EngineRequest(
+            id=f"{job.key}:{attempt}",
+            messages=messages,
+            json_schema=self.schema,
+            max_tokens=uc.max_tokens,
+            temperature=uc.temperature if attempt == 1 else uc.retry_temperature,
+            params={"seed": attempt},
+        )
+
+    # -- the loop --------------------------------------------------------------
+
+    def run(self, jobs: list[Job], call: CallEngine) -> list[Outcome]:
+        """Every job comes out exactly once, in order: tagged, or failed with its reason."""
+        pending = list(jobs)
+        done: dict[int, Outcome] = {}
+        while pending:
+            requests = [self.request(j) for j in pending]
+            results = call(requests)
+            if len(results) != len(pending):
+                raise RuntimeError(f"engine returned {len(results)} results for {len(pending)} requests")
+            retry = []
+            for job, req, res in zip(pending, requests, results, strict=True):
+                tags, problem = None, None
+                if res.status == "ok":
+                    try:
+                        tags = parse_output(res.text, self.taxonomy)
+                    except MalformedOutput as exc:
+                        problem = str(exc)
+                else:
+                    problem = res.error or res.status
+                job.attempts.append(Attempt(req, res, problem))
+                if tags is not None:
+                    done[id(job)] = self.finish(job, tags)
+                elif len(job.attempts) >= self.max_attempts:
+                    done[id(job)] = self.finish(job, None)
+                else:
+                    retry.append(job)
+            pending = retry
+        return [done[id(j)] for j in jobs]
+
+    def finish(self, job: Job, tags: dict | None) -> Outcome:
+        result, calls = self.events.events(job, tags)
+        name = self.use_case.name
+        metrics.ITEMS.labels(name, "failed" if tags is None else "enriched").inc()
+        if tags is not None:
+            return Outcome(job, result, calls)
+        last = job.attempts[-1]
+        n = len(job.attempts)
+        if last.result.status != "ok":
+            err = EngineError(f"{n} attempts failed in the engine; last: {last.problem}")
+            return Outcome(job, result, calls, err, transient=last.result.transient)
+        return Outcome(job, result, calls, MalformedOutput(f"after {n} attempts: {last.problem}"))
+
+
+def _digest(obj: object) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:32]
