@@ -74,12 +74,7 @@ def _produce(s: LadleSettings, changes: list[CatalogChange]) -> None:
     p = clients.producer(s)
     topic = s.topic_prefix + "catalog.changes"
     for c in changes:
-        while True:
-            try:
-                p.produce(topic, codec.encode(c), c.item_id)
-                break
-            except BufferError:
-                p.poll(0.05)
+        clients.produce_waiting(p, topic, codec.encode(c), c.item_id)
     p.flush(120)
 
 

@@ -118,12 +118,7 @@ def stream(settings: LadleSettings, data: list[tuple[str, bytes]], policy: str, 
         p = clients.producer(s)
         t0 = time.monotonic()
         for key, value in data:
-            while True:
-                try:
-                    p.produce(prefix + "enrichment.results", value, key)
-                    break
-                except BufferError:
-                    p.poll(0.05)
+            clients.produce_waiting(p, prefix + "enrichment.results", value, key)
         p.flush(120)
         seen, last_report = 0, t0
         deadline = t0 + 600

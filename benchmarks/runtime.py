@@ -112,12 +112,7 @@ def run(settings: LadleSettings, *, events: int, size: int, rounds: int, console
     data = make_events(events, size)
     p = clients.producer(s)
     for key, value in data:
-        while True:
-            try:
-                p.produce(prefix + "catalog.changes", value, key)
-                break
-            except BufferError:
-                p.poll(0.05)
+        clients.produce_waiting(p, prefix + "catalog.changes", value, key)
     p.flush(120)
     bare, checked, rt = [], [], []
     src = prefix + "catalog.changes"

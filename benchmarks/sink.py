@@ -79,12 +79,7 @@ def run(settings: LadleSettings, *, events: int, report_rows: int, console: Cons
     calls = make_calls(events)
     p = clients.producer(s)
     for c in calls:
-        while True:
-            try:
-                p.produce(prefix + "llm.calls", codec.encode(c), c.call_id)
-                break
-            except BufferError:
-                p.poll(0.05)
+        clients.produce_waiting(p, prefix + "llm.calls", codec.encode(c), c.call_id)
     p.flush(120)
 
     root = settings.data_dir / f"bench-sink-{uuid.uuid4().hex[:6]}"

@@ -116,14 +116,10 @@ def produce_catalog(
 
 
 def _send(producer, topic: str, key: str, data: bytes, on_delivery, line: int) -> None:
-    while True:
-        try:
-            producer.produce(topic, data, key, on_delivery=on_delivery)
-            return
-        except BufferError:
-            producer.poll(0.1)
-        except KafkaException as exc:
-            raise UserError(f"line {line}: the producer refused the event: {exc.args[0].str()}") from None
+    try:
+        clients.produce_waiting(producer, topic, data, key, on_delivery)
+    except KafkaException as exc:
+        raise UserError(f"line {line}: the producer refused the event: {exc.args[0].str()}") from None
 
 
 def _count_lines(path: Path) -> int:

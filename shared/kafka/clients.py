@@ -47,6 +47,19 @@ def consumer_config(settings: LadleSettings, group_id: str, **overrides: object)
     return cfg
 
 
+def produce_waiting(p: Producer, topic: str, value: bytes, key: str | bytes | None, on_delivery=None) -> None:
+    """produce(); when the local queue is full, wait for deliveries instead of growing memory."""
+    while True:
+        try:
+            if on_delivery is None:
+                p.produce(topic, value, key)
+            else:
+                p.produce(topic, value, key, on_delivery=on_delivery)
+            return
+        except BufferError:
+            p.poll(0.05)
+
+
 def producer(settings: LadleSettings, **overrides: object) -> Producer:
     return Producer(producer_config(settings, **overrides))
 

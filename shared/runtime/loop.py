@@ -361,13 +361,7 @@ class Runtime:
         )
 
     def _produce(self, topic: str, key: str | None, data: bytes) -> None:
-        while True:
-            try:
-                self.producer.produce(topic, data, key)
-                return
-            except BufferError:
-                # The local queue is full: wait for deliveries instead of growing memory.
-                self.producer.poll(0.05)
+        clients.produce_waiting(self.producer, topic, data, key)
 
     def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
         if err is not None:

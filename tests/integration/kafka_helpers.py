@@ -33,12 +33,7 @@ def change(i: int, version: int = 1, pad: int = 0, trace_id: str | None = None) 
 def produce(settings: LadleSettings, topic: str, messages: list[tuple[str | None, bytes]]) -> None:
     p = clients.producer(settings)
     for key, value in messages:
-        while True:
-            try:
-                p.produce(settings.topic_prefix + topic, value, key)
-                break
-            except BufferError:
-                p.poll(0.1)
+        clients.produce_waiting(p, settings.topic_prefix + topic, value, key)
     assert p.flush(60) == 0
 
 

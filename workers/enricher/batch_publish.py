@@ -58,12 +58,7 @@ class Publisher:
         self.flush()
 
     def _send(self, topic: str, key: str, value: bytes) -> None:
-        while True:
-            try:
-                self.producer.produce(topic, value, key)
-                return
-            except BufferError:
-                self.producer.poll(0.05)
+        clients.produce_waiting(self.producer, topic, value, key)
 
     def flush(self) -> None:
         while self.producer.flush(1.0) > 0:
