@@ -26,7 +26,7 @@ def _old_payload(cls: type[Event], raw: bytes | str) -> dict | None:
     """The payload as a dict when it is valid JSON of an older schema version, else None."""
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python's stack (a hostile payload)
         return None
     version = data.get("schema_version") if isinstance(data, dict) else None
     if isinstance(version, int) and 1 <= version < cls.SCHEMA_VERSION:

@@ -85,6 +85,9 @@ def error_class(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+TRACE_ID_LIMIT = 256
+
+
 def dead_letter(
     *,
     topic: str,
@@ -111,5 +114,5 @@ def dead_letter(
         truncated=len(kept) < len(raw),
         worker=worker,
         source=source,
-        trace_id=trace_id,
+        trace_id=trace_id[:TRACE_ID_LIMIT] if trace_id else trace_id,  # a hostile trace_id must not outgrow the DLQ
     )
