@@ -56,5 +56,5 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 
 clean:
-	-$(VENV)/bin/ladle kafka stop
+	-$(VENV)/bin/ladle down
 	rm -rf data reports

@@ -181,11 +181,16 @@ def bench_runtime(
 
 
 @app.command("demo")
-def demo() -> None:
-    """Start the broker, apply topics, produce the sample catalog, and show what landed."""
+def demo(
+    items: Annotated[
+        int, typer.Option(help="Sample items to produce, spread over every store; 0 = all 520 (about 15 min here).")
+    ] = 120,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for every item to go through.")] = 900.0,
+) -> None:
+    """`ladle up`, the sample catalog through every stage, a summary, a search, a query and the HTML report."""
     from shared.cli.demo import run_demo
 
-    run_demo(out)
+    run_demo(out, items or None, timeout)
 
 
 # Each stage adds its commands from its own module: `register(app, bench_app)`.
@@ -196,6 +201,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "shared.cli.gateway",
     "shared.cli.guardrails",
     "shared.cli.prompts",
+    "shared.cli.stack",
+    "shared.cli.check",
 )
 
 

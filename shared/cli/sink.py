@@ -42,7 +42,7 @@ def _via_api(path: str, **kwargs):
     return QueryRows(body["columns"], [tuple(r) for r in body["rows"]])
 
 
-def _locally(fn, *args):
+def _locally(fn, *args, migrate_first: bool = True):
     from workers.sink.migrations import migrate
     from workers.sink.settings import sink_settings
     from workers.sink.store import ClickHouseStore
@@ -50,7 +50,8 @@ def _locally(fn, *args):
     settings = sink_settings()
     store = ClickHouseStore.open(settings)
     try:
-        migrate(store, body_ttl_days=settings.clickhouse_body_ttl_days)
+        if migrate_first:
+            migrate(store, body_ttl_days=settings.clickhouse_body_ttl_days)
         return fn(store, *args)
     finally:
         store.close()
@@ -83,8 +84,10 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     def db_migrate() -> None:
         """Apply the migrations in deploy/clickhouse/ (idempotent)."""
         from workers.sink.migrations import migrate
+        from workers.sink.settings import sink_settings
 
-        applied = _locally(lambda store: migrate(store))
+        days = sink_settings().clickhouse_body_ttl_days
+        applied = _locally(lambda store: migrate(store, body_ttl_days=days), migrate_first=False)
         out.print(f"migrations applied: {applied if applied else 'none new'}")
 
     @app.command("query")

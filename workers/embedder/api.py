@@ -1,4 +1,4 @@
-"""The embedder's HTTP API: /search and /health over the index this process owns, and /reindex.
+"""The embedder's HTTP API: /search, /health and /points over the index this process owns, and /reindex.
 
 Served by uvicorn from a thread of the worker process, because an embedded
 index admits one process: whoever wants to search it asks this one.
@@ -74,6 +74,21 @@ def create_app(worker, ladle: LadleSettings, settings: EmbedderSettings) -> Fast
     ) -> dict:
         with worker.reading() as index:
             return run_search(index, q, SearchFilter(store, category, max_price), limit)
+
+    @app.get("/points")
+    def points(
+        offset: Annotated[str | None, Query(description="Start at this point id: the last page's next_offset.")] = None,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    ) -> dict:
+        """Read-only: one page of points (id, item_id, version, tombstone, has a vector), for `ladle check`."""
+        from shared.check.points import page
+
+        with worker.reading() as index:
+            try:
+                rows, nxt = page(index.store, offset, limit)
+            except ValueError:
+                raise HTTPException(400, f"offset {offset!r} is not a point id") from None
+            return {"collection": index.info.name, "points": [r.to_json() for r in rows], "next_offset": nxt}
 
     @app.post("/reindex", status_code=202)
     def reindex(req: ReindexRequest) -> dict:

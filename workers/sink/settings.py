@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from shared.settings import LadleSettings
 
@@ -26,10 +27,17 @@ class SinkSettings(LadleSettings):
         default=100_000, ge=1, description="Most rows a read-only query may return."
     )
     sink_api_url: str = Field(
-        default="http://127.0.0.1:8082",
-        description="The sink's query API, tried first by `ladle query` and `ladle report`.",
+        default="",
+        description="The sink's query API, tried first by `ladle query` and `ladle report`; "
+        "default: 127.0.0.1 on LADLE_SINK_API_PORT (8082), where the local sink serves it.",
     )
     pricing_file: Path | None = Field(default=None, description="Defaults to deploy/pricing/pricing.yaml.")
+
+    @model_validator(mode="after")
+    def _local_api(self) -> SinkSettings:
+        if not self.sink_api_url:
+            self.sink_api_url = f"http://127.0.0.1:{os.environ.get('LADLE_SINK_API_PORT', '8082')}"
+        return self
 
     @property
     def chdb_path(self) -> Path:
