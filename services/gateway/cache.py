@@ -7,15 +7,24 @@ import json
 import time
 from collections import OrderedDict
 
-# Parameters that change the answer; anything else (stream, user, metadata) does not.
-KEYED = ("messages", "temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "seed",
-         "response_format", "tools", "tool_choice", "n", "presence_penalty", "frequency_penalty", "logit_bias")  # fmt: skip
+# Fields that never change the answer. Everything else does, including parameters this
+# file has never heard of (llama.cpp's `grammar`, vLLM's `min_p`): a list of what matters
+# would serve one grammar's answer to another.
+IGNORED = frozenset({"model", "stream", "stream_options", "user", "metadata", "store", "service_tier"})
+
+
+def answer_fields(body: dict) -> dict:
+    """What decides the answer, besides team and model: messages and every parameter."""
+    return {k: v for k, v in body.items() if k not in IGNORED and not k.startswith("_")}
+
+
+def digest(*parts: object) -> str:
+    raw = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 def cache_key(team: str, model: str, body: dict) -> str:
-    keyed = {k: body[k] for k in KEYED if k in body}
-    raw = json.dumps([team, model, keyed], sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(raw.encode()).hexdigest()
+    return digest(team, model, answer_fields(body))
 
 
 class ExactCache:

@@ -1,4 +1,5 @@
-"""Gateway settings (env) and its config file (deployments, aliases, teams)."""
+"""Gateway settings (env) and its config file (deployments, aliases, teams, semantic cache,
+guardrails per alias)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.runtime.errors import UserError
@@ -36,8 +37,12 @@ class Deployment(BaseModel):
     """One upstream model endpoint."""
 
     name: str
-    provider: Literal["openai", "openai_compatible", "anthropic"]
-    model: str = Field(description="The model name the upstream expects.")
+    provider: Literal["openai", "openai_compatible", "anthropic", "ladle"] = Field(
+        description="`ladle`: Ladle's own sentence-transformers model, in-process (embeddings only)."
+    )
+    model: str = Field(
+        description="The model name the upstream expects (for `ladle`: the encoder, e.g. all-minilm-l6-v2)."
+    )
     base_url: str | None = None
     api_key_env: str | None = Field(default=None, description="Environment variable holding the upstream key.")
     timeout_s: float = Field(default=60.0, gt=0)
@@ -55,6 +60,55 @@ class Team(BaseModel):
     requests_per_minute: int | None = Field(default=None, ge=1)
 
 
+class SemanticCacheConfig(BaseModel):
+    """Answers reused for a question that means the same as one answered before."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    aliases: list[str] = Field(
+        min_length=1, description="Models (aliases or deployments) it serves; others never embed or look up anything."
+    )
+    threshold: float = Field(
+        default=0.95, gt=0, le=1,
+        description="Lowest cosine similarity served as a hit. Lower: more hits, and more wrong answers "
+        "(`ladle bench semantic-cache` prints the curve).",
+    )  # fmt: skip
+    ttl_s: float = Field(default=3600.0, gt=0, description="Older entries are never served, and are evicted.")
+    max_entries: int = Field(
+        default=50_000,
+        ge=1,
+        description="The oldest entries are evicted above this; a lookup scans its scope's entries.",
+    )
+    model: str = Field(default="all-minilm-l6-v2", description="The encoder; the bundled MiniLM never downloads.")
+
+
+class RouteGuardrails(BaseModel):
+    """Guardrail policies (names from the policy file) on one alias's requests and answers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input: str | None = Field(default=None, description="Policy on the user messages, before the upstream call.")
+    output: str | None = Field(
+        default=None, description="Policy on the answer before it is returned; a streamed answer is buffered first."
+    )
+    on_review: Literal["allow", "block"] = Field(
+        default="allow", description="A `review` verdict: allow passes (and records it), block refuses like reject."
+    )
+
+    @model_validator(mode="after")
+    def _some_policy(self) -> RouteGuardrails:
+        if self.input is None and self.output is None:
+            raise ValueError("a guardrails entry needs an `input` or an `output` policy")
+        return self
+
+
+class GuardrailsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    policy_file: Path | None = Field(default=None, description="Default: deploy/guardrails/policies.yaml.")
+    aliases: dict[str, RouteGuardrails] = Field(min_length=1, description="Model (alias or deployment) -> policies.")
+
+
 class GatewayConfig(BaseModel):
     deployments: list[Deployment]
     aliases: dict[str, list[str]] = Field(description="Model alias -> deployments tried in order.")
@@ -63,6 +117,8 @@ class GatewayConfig(BaseModel):
     breaker_cooldown_s: float = Field(default=30.0, gt=0)
     exact_cache_ttl_s: float = Field(default=3600.0, ge=0)
     exact_cache_entries: int = Field(default=100_000, ge=0)
+    semantic_cache: SemanticCacheConfig | None = None
+    guardrails: GuardrailsConfig | None = None
 
     @model_validator(mode="after")
     def _aliases_name_deployments(self) -> GatewayConfig:
@@ -71,6 +127,12 @@ class GatewayConfig(BaseModel):
             missing = [n for n in names if n not in known]
             if missing or not names:
                 raise ValueError(f"alias {alias!r} names unknown deployments {missing or names}")
+        models = known | set(self.aliases)
+        named = [("semantic_cache.aliases", self.semantic_cache.aliases if self.semantic_cache else []),
+                 ("guardrails.aliases", list(self.guardrails.aliases) if self.guardrails else [])]  # fmt: skip
+        for where, names in named:
+            if missing := [n for n in names if n not in models]:
+                raise ValueError(f"{where} names unknown models {missing}; known: {sorted(models)}")
         return self
 
     def deployment(self, name: str) -> Deployment:

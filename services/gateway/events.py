@@ -1,4 +1,5 @@
-"""LLMCall events to llm.calls without blocking a response: produce() only queues."""
+"""LLMCall events to llm.calls and guardrail verdicts to guardrail.verdicts, without blocking
+a response: produce() only queues."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import threading
 
 import structlog
 
-from schemas import LLMCall
+from schemas import GuardrailVerdict, LLMCall
 from shared.kafka import clients
 from shared.runtime import codec
 from shared.settings import LadleSettings
@@ -17,7 +18,8 @@ log = structlog.get_logger(__name__)
 
 class CallEvents:
     def __init__(self, settings: LadleSettings) -> None:
-        self.topic = Namespace(settings.topic_prefix).physical("llm.calls")
+        ns = Namespace(settings.topic_prefix)
+        self.topic, self.verdicts_topic = ns.physical("llm.calls"), ns.physical("guardrail.verdicts")
         self.producer = clients.producer(settings, **{"client.id": "ladle-gateway", "linger.ms": 20})
         self.failed = 0
         self._stop = threading.Event()
@@ -31,14 +33,20 @@ class CallEvents:
     def _delivered(self, err, msg) -> None:
         if err is not None:
             self.failed += 1
-            log.error("llm_call.not_delivered", error=err.str(), key=msg.key())
+            log.error("gateway_event.not_delivered", topic=msg.topic(), error=err.str(), key=msg.key())
 
     def emit(self, call: LLMCall) -> None:
+        self._produce(self.topic, call, call.call_id)
+
+    def verdict(self, verdict: GuardrailVerdict) -> None:
+        self._produce(self.verdicts_topic, verdict, verdict.subject_id)
+
+    def _produce(self, topic: str, event, key: str) -> None:
         try:
-            self.producer.produce(self.topic, codec.encode(call), call.call_id, on_delivery=self._delivered)
+            self.producer.produce(topic, codec.encode(event), key, on_delivery=self._delivered)
         except BufferError:
             self.failed += 1
-            log.error("llm_call.queue_full", call_id=call.call_id)
+            log.error("gateway_event.queue_full", topic=topic, key=key)
 
     def close(self, timeout: float = 10.0) -> None:
         self._stop.set()

@@ -31,12 +31,16 @@ def build(settings: GatewaySettings | None = None):
         prompts.follow()
     except (UserError, FatalError) as exc:
         log.warning("gateway.no_prompt_registry", reason=str(exc))
-    gateway = Gateway(config, Router(config), Pricing.load(), events, prompts)
+    # The gateway owns <LADLE_DATA_DIR>/gateway: the spend ledger and the semantic cache's index.
+    # Opened before the router loads any model, so a second gateway on the folder fails at once.
+    gateway = Gateway(config, None, Pricing.load(), events, prompts, ladle_settings().data_dir / "gateway")
+    gateway.router = Router(config)
     app = create_app(gateway)
 
     @app.on_event("shutdown")
     async def _close() -> None:
         await gateway.router.aclose()
+        gateway.close()
         if events is not None:
             events.close()
 

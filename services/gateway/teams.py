@@ -4,7 +4,8 @@ Spend is enforced under concurrency by reservation: before a call the worst
 case (prompt tokens estimated from its length, the full max_tokens answer) is
 reserved against the budget; after it the reservation is replaced by the real
 cost. A call that does not fit is refused, so a team can overspend by at most
-what its in-flight calls cost beyond their estimates.
+what its in-flight calls cost beyond their estimates. Spent money is also written to
+a SpendLedger (spend.py) when one is given, so a restart starts from what was spent.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 
 from schemas import Usage
 from services.gateway.config import GatewayConfig, Team, hash_key
+from services.gateway.spend import SpendLedger
 from workers.sink.pricing import Pricing
 
 ANONYMOUS = Team(name="anonymous", key_sha256=[])
@@ -36,11 +38,14 @@ class Refused(Exception):
 
 
 class Teams:
-    def __init__(self, config: GatewayConfig, pricing: Pricing) -> None:
+    def __init__(self, config: GatewayConfig, pricing: Pricing, spend: SpendLedger | None = None) -> None:
         self.by_hash = {h: t for t in config.teams for h in t.key_sha256}
         self.open = not config.teams  # no teams configured: no keys needed
         self.pricing = pricing
-        self.ledgers: dict[str, Ledger] = {}
+        self.spend = spend
+        self.ledgers: dict[str, Ledger] = {
+            team: Ledger(spent_usd=usd) for team, usd in (spend.totals if spend else {}).items()
+        }
 
     def authenticate(self, authorization: str | None) -> Team:
         key = (authorization or "").removeprefix("Bearer ").strip()
@@ -81,3 +86,5 @@ class Teams:
         ledger = self.ledgers.setdefault(team.name, Ledger())
         ledger.reserved_usd = max(0.0, ledger.reserved_usd - estimate)
         ledger.spent_usd += actual
+        if self.spend is not None:
+            self.spend.add(team.name, actual)

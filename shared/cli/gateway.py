@@ -1,4 +1,4 @@
-"""`ladle gateway serve|hash-key`."""
+"""`ladle gateway serve|hash-key`, `ladle bench gateway|semantic-cache`."""
 
 from __future__ import annotations
 
@@ -40,3 +40,25 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         err = Console(stderr=True)
         for line in bench.run(rates=[int(r) for r in rates.split(",")], seconds=seconds, console=err):
             print(json.dumps(line), flush=True)
+
+    @bench_app.command("semantic-cache")
+    def bench_semantic_cache(
+        entries: Annotated[int, typer.Option(help="Cache entries for the lookup latency.")] = 100_000,
+        hnsw: Annotated[
+            bool,
+            typer.Option(help="Also optimize the shard (HNSW: minutes per 100k entries on 2 cores) and measure it."),
+        ] = False,
+    ) -> None:
+        """Semantic-cache lookup latency vs numpy brute force, and precision/hit rate per threshold."""
+        import json
+
+        from rich.console import Console
+
+        from benchmarks import semantic_cache as bench
+
+        err = Console(stderr=True)
+        n = 0
+        for line in bench.run(entries=entries, hnsw=hnsw, console=err):
+            print(json.dumps(line), flush=True)
+            n += 1
+        err.print(f"semantic-cache: {n} figures")

@@ -5,20 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-import time
 
 import httpx
 import openai
 import pytest
-import uvicorn
 
 from services.gateway.app import Gateway, create_app
 from services.gateway.config import GatewayConfig, hash_key
 from services.gateway.events import CallEvents
 from services.gateway.router import Router
 from shared.kafka.broker import free_port
-from tests.integration.gateway_helpers import CuttingProxy, LlamaServer
+from tests.integration.gateway_helpers import CuttingProxy, LlamaServer, Served
 from tests.integration.kafka_helpers import read_all
 from workers.sink.pricing import Pricing
 
@@ -57,14 +54,10 @@ def gateway(llama, settings, topics):
     # Budget: room for a handful of 8-token answers at gpt-4o-mini prices, not for 50.
     gw = Gateway(config(llama, budget=0.00005), None, Pricing.load(), CallEvents(settings))
     gw.router = Router(gw.config)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(gw), host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.05)
-    gw.url = f"http://127.0.0.1:{port}/v1"
+    served = Served(create_app(gw))
+    gw.url = served.url
     yield gw
-    server.should_exit = True
+    served.stop()
     gw.events.close()
 
 

@@ -1,7 +1,19 @@
+import json
+
+import pytest
+
+from schemas import PromptRef
 from services.gateway.breaker import CircuitBreaker
 from services.gateway.cache import ExactCache, cache_key
+from services.gateway.config import GatewayConfig, GuardrailsConfig, SemanticCacheConfig
+from services.gateway.guard import RouteGuards, _put_back, _texts
 from services.gateway.providers.anthropic import to_chat_completion, to_messages_api
 from services.gateway.providers.base import UpstreamError
+from services.gateway.providers.ladle import LadleEmbeddings
+from services.gateway.semantic import SemanticCache, split
+from services.gateway.spend import SpendLedger
+from shared.runtime.errors import FatalError, UserError
+from shared.settings import REPO_ROOT
 
 
 def test_openai_messages_translate_to_the_messages_api_and_back():
@@ -49,6 +61,8 @@ def test_cache_keys_ignore_stream_and_user_but_not_parameters():
     assert k != cache_key("t", "fast", {**base, "temperature": 1})
     assert k != cache_key("other-team", "fast", base)
     assert k != cache_key("t", "smart", base)
+    # a parameter the gateway has never heard of (llama.cpp's grammar) changes the answer too
+    assert k != cache_key("t", "fast", {**base, "grammar": 'root ::= "yes"'})
 
 
 def test_cache_expires_and_evicts():
@@ -64,3 +78,190 @@ def test_cache_expires_and_evicts():
 def test_request_errors_do_not_fall_back_but_upstream_errors_do():
     assert not UpstreamError.from_status(400, "bad").fallback
     assert all(UpstreamError.from_status(s, "x").fallback for s in (401, 404, 429, 500, 502, 503, 504))
+
+
+# -- semantic cache ----------------------------------------------------------------------
+
+
+def test_the_semantic_scope_is_everything_but_the_last_user_text():
+    body = {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Is it spicy?"}],
+            "temperature": 0, "stream": False, "user": "u1"}  # fmt: skip
+    scope, text = split("t", "fast", body)
+    assert text == "Is it spicy?"
+    assert split("t", "fast", {**body, "messages": [body["messages"][0], {"role": "user", "content": "Vegan?"}],
+                               "stream": True, "user": "u2"})[0] == scope  # fmt: skip
+    others = [
+        split("t2", "fast", body), split("t", "smart", body), split("t", "fast", {**body, "temperature": 1}),
+        split("t", "fast", {**body, "messages": [{"role": "system", "content": "Be long."}, body["messages"][1]]}),
+        split("t", "fast", {**body, "_prompt_ref": PromptRef(name="faq", version=1, label="production")}),
+        split("t", "fast", {**body, "_prompt_ref": PromptRef(name="faq", version=2, label="production")}),
+    ]  # fmt: skip
+    assert len({scope, *(o[0] for o in others)}) == 7
+    # the label is not part of the scope: the same version under another label is the same prompt
+    assert split("t", "fast", {**body, "_prompt_ref": PromptRef(name="faq", version=1, label="staging")}) == others[4]
+    parts = {"messages": [{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}]}
+    assert split("t", "fast", parts)[1] == "a\nb"
+    image = {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}
+    assert split("t", "fast", image) is None
+    assert split("t", "fast", {"messages": [*body["messages"], {"role": "assistant", "content": "Yes"}]}) is None
+
+
+class FakeEncoder:
+    """Only the dimension: these tests hand the cache their own vectors."""
+
+    dim = 3
+
+
+def cache_at(path, clock, **config) -> SemanticCache:
+    cfg = SemanticCacheConfig(aliases=["fast"], **{"threshold": 0.9, "ttl_s": 100, "max_entries": 10, **config})
+    return SemanticCache(cfg, path, FakeEncoder(), clock=lambda: clock[0])
+
+
+def test_the_semantic_cache_serves_live_close_entries_of_the_scope_only(tmp_path):
+    now = [1000.0]
+    c = cache_at(tmp_path / "sc", now)
+    c.put([("s", "spicy?", [1, 0, 0], {"answer": "yes"})])
+    found = c.search("s", [0.99, 0.1, 0])
+    assert found.response == {"answer": "yes"} and found.text == "spicy?" and 0.99 < found.score < 1
+    assert c.search("s", [0.8, 0.6, 0]) is None  # cosine 0.8 < 0.9
+    assert c.search("other", [1, 0, 0]) is None
+    now[0] += 100  # exactly ttl_s old: no longer served
+    assert c.search("s", [1, 0, 0]) is None
+    assert c.count() == 1 and c.evict() == 0
+
+
+def test_the_semantic_cache_evicts_the_oldest_above_max_entries_and_survives_a_reopen(tmp_path):
+    now = [1000.0]
+    c = cache_at(tmp_path / "sc", now, max_entries=3)
+    for i in range(4):
+        now[0] += 1
+        c.put([("s", f"q{i}", [1, 0, 0.1 * i], {"i": i})])
+    assert c.count() == 3
+    assert c.search("s", [1, 0, 0]).response == {"i": 1}  # q0 went; q1 is now the closest
+    c.put([("s", "q3", [1, 0, 0.3], {"i": "again"})])  # the same text replaces its entry
+    assert c.evict() == 3
+    c.close()
+    again = cache_at(tmp_path / "sc", now, max_entries=3)
+    assert again.size == 3 and again.search("s", [1, 0, 0.3]).response == {"i": "again"}
+    again.close()
+
+
+# -- spend ledger --------------------------------------------------------------------------
+
+
+def test_spend_sums_back_exactly_after_a_reopen_and_skips_a_torn_line(tmp_path):
+    path = tmp_path / "spend.jsonl"
+    ledger = SpendLedger(path)
+    amounts = [0.1, 0.2, 1e-7, 0.000012345678901234, 0.3]
+    total = 0.0
+    for usd in amounts:
+        ledger.add("a", usd)
+        total += usd
+    ledger.add("b", 0.5)
+    ledger.add("b", 0.0)  # nothing written
+    with pytest.raises(FatalError, match="held by another gateway"):
+        SpendLedger(path)
+    ledger.close()
+    assert len(path.read_text().splitlines()) == 6
+    with open(path, "a") as f:
+        f.write('["a", 0.0')  # a crash mid-write
+    reopened = SpendLedger(path)
+    assert reopened.totals == {"a": total, "b": 0.5}  # == on floats: summed in the same order
+    assert path.read_text().splitlines() == [json.dumps(["a", total]), json.dumps(["b", 0.5])]
+    reopened.close()
+
+
+def test_spend_compacts_as_it_goes(tmp_path):
+    ledger = SpendLedger(tmp_path / "spend.jsonl", compact_every=3)
+    for _ in range(4):
+        ledger.add("a", 0.25)
+    # the third line triggered a compaction into one; the fourth was appended after it
+    assert (tmp_path / "spend.jsonl").read_text().splitlines() == ['["a", 0.75]', '["a", 0.25]']
+    ledger.close()
+    assert SpendLedger(tmp_path / "spend.jsonl").totals == {"a": 1.0}
+
+
+# -- config, guardrails, embeddings ----------------------------------------------------------
+
+
+def base_config(**extra) -> dict:
+    return {"deployments": [{"name": "d", "provider": "openai_compatible", "model": "m"}],
+            "aliases": {"fast": ["d"]}, **extra}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"semantic_cache": {"aliases": ["nope"]}}, "semantic_cache.aliases names unknown models ['nope']"),
+        ({"semantic_cache": {"aliases": ["fast"], "threshold": 1.5}}, "less than or equal to 1"),
+        ({"semantic_cache": {"aliases": ["fast"], "treshold": 0.9}}, "Extra inputs are not permitted"),
+        ({"guardrails": {"aliases": {"fast": {}}}}, "needs an `input` or an `output` policy"),
+        ({"guardrails": {"aliases": {"nope": {"input": "gateway"}}}}, "guardrails.aliases names unknown models"),
+    ],
+)
+def test_bad_semantic_cache_and_guardrails_config_is_refused(extra, message):
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        GatewayConfig.model_validate(base_config(**extra))
+
+
+def test_an_unknown_guardrails_policy_is_refused_at_start_up():
+    with pytest.raises(UserError, match="guardrails.aliases.fast.output names policy 'nope'"):
+        RouteGuards(GuardrailsConfig(aliases={"fast": {"output": "nope"}}))
+
+
+def test_the_shipped_gateway_config_names_real_policies_and_models():
+    from workers.guardrails import load_policies
+
+    cfg = GatewayConfig.load(REPO_ROOT / "deploy" / "gateway" / "gateway.yaml")
+    known = set(load_policies().file.policies)
+    for route in cfg.guardrails.aliases.values():
+        assert {route.input, route.output} - {None} <= known
+    ladle = [d.name for d in cfg.deployments if d.provider == "ladle"]
+    assert ladle and any(names == ladle for names in cfg.aliases.values())
+    assert 0.9 <= cfg.semantic_cache.threshold < 1
+
+
+def test_guarded_texts_are_every_user_text_and_go_back_where_they_came_from():
+    messages = [{"role": "system", "content": "s"}, {"role": "user", "content": "call 555"},
+                {"role": "assistant", "content": "a"},
+                {"role": "user", "content": [{"type": "text", "text": "x"}, {"type": "image_url", "image_url": {}}]}]  # fmt: skip
+    texts = _texts(messages, "user")
+    assert texts == {"messages[1]": "call 555", "messages[3].content[0]": "x"}
+    _put_back(messages, {"messages[1]": "call <PHONE>", "messages[3].content[0]": "y"})
+    assert messages[1]["content"] == "call <PHONE>" and messages[3]["content"][0]["text"] == "y"
+    assert messages[0]["content"] == "s" and messages[3]["content"][1]["type"] == "image_url"
+
+
+class FakeDimEncoder:
+    """Only the dimension: input validation never reaches the model."""
+
+    dim = 384
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"input": []}, "non-empty list of strings"),
+        ({"input": [[1, 2]]}, "token ids are not accepted"),
+        ({"input": ["x"] * 2049}, "at most 2048 inputs"),
+        ({"input": "x", "dimensions": 256}, "384 dimensions"),
+        ({"input": "x", "encoding_format": "int8"}, "float or base64"),
+    ],
+)
+def test_ladle_embeddings_refuse_what_they_cannot_serve(body, message):
+    from services.gateway.config import Deployment
+
+    p = LadleEmbeddings(Deployment(name="m", provider="ladle", model="all-minilm-l6-v2"), FakeDimEncoder())
+    with pytest.raises(UpstreamError, match=message) as exc:
+        p.texts(body)
+    assert exc.value.status == 400 and not exc.value.fallback
+    assert p.texts({"input": "one"}) == ["one"]
+
+
+def test_a_semantic_cache_without_a_data_folder_is_refused():
+    from services.gateway.app import Gateway
+    from workers.sink.pricing import Pricing
+
+    cfg = GatewayConfig.model_validate(base_config(semantic_cache={"aliases": ["fast"]}))
+    with pytest.raises(UserError, match="semantic_cache needs the gateway's data folder"):
+        Gateway(cfg, None, Pricing.load())

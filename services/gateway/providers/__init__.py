@@ -9,6 +9,10 @@ from services.gateway.providers.openai_compat import OpenAICompatible
 def build(deployment: Deployment) -> Provider:
     if deployment.provider == "anthropic":
         return Anthropic(deployment)
+    if deployment.provider == "ladle":
+        from services.gateway.providers.ladle import LadleEmbeddings  # imports torch: only when configured
+
+        return LadleEmbeddings(deployment)
     return OpenAICompatible(deployment)
 
 

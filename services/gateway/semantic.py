@@ -1,0 +1,219 @@
+"""Semantic cache: a question that means the same as one answered before gets that answer.
+
+Only the last user message is compared by meaning (MiniLM cosine similarity); the rest
+of the request must match exactly, so its hash is part of the scope, with the team, the
+model and the prompt version (name@version, or none): a different system prompt, earlier
+turn, temperature or grammar is a different question. An entry older than ``ttl_s`` is
+never served (the search filters on its age) and is deleted by the next purge; above
+``max_entries`` the oldest go first.
+
+Entries live in a Qdrant Edge shard under ``<LADLE_DATA_DIR>/gateway/semantic/<model>``,
+owned by the gateway process (Edge admits one process per folder). Searches are exact
+scans of the scope's entries (the shard is never HNSW-optimized: Edge builds that index
+holding the GIL for about a minute per 100k entries, which would freeze the gateway).
+Embedding and index calls run in worker threads, off the event loop. A failing lookup
+or store is logged and counted, never the request's failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+import structlog
+from prometheus_client import Counter, Histogram
+
+from schemas.base import stable_id
+from services.gateway.cache import answer_fields, digest
+from services.gateway.config import SemanticCacheConfig
+from shared.runtime.errors import FatalError
+
+log = structlog.get_logger(__name__)
+
+VECTOR = "dense"
+LOOKUPS = Counter(
+    "ladle_gateway_semantic_lookups_total", "Semantic cache lookups: hit, miss, skipped, error", ["outcome"]
+)
+LOOKUP_SECONDS = Histogram(
+    "ladle_gateway_semantic_lookup_seconds", "One lookup by stage: embed (the model), search (the index)", ["stage"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5),
+)  # fmt: skip
+
+
+def message_text(message: dict) -> str | None:
+    """A message's text: a string, or text-only parts joined; None for images, audio and the like."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list) and content and all(isinstance(p, dict) and p.get("type") == "text" for p in content):
+        return "\n".join(str(p.get("text", "")) for p in content)
+    return None
+
+
+def split(team: str, model: str, body: dict) -> tuple[str, str] | None:
+    """(scope, text): the last user message's text, and a hash of everything else that decides
+    the answer. None when the request does not end with a user's text."""
+    messages = body.get("messages") or []
+    last = messages[-1] if messages else None
+    if not isinstance(last, dict) or last.get("role") != "user":
+        return None
+    text = message_text(last)
+    if not text or not text.strip():
+        return None
+    rest = {**answer_fields(body), "messages": [*messages[:-1], {**last, "content": None}]}
+    ref = body.get("_prompt_ref")
+    prompt = f"{ref.name}@{ref.version}" if ref is not None else "none"
+    return digest("semantic", team, model, prompt, rest), text
+
+
+@dataclass
+class Found:
+    response: dict
+    score: float
+    text: str  # the question it answered
+
+
+@dataclass
+class Probe:
+    """One request's lookup: what a store after the upstream's answer needs, and the hit if any."""
+
+    scope: str
+    text: str
+    vector: list[float]
+    hit: dict | None = None
+    score: float = 0.0
+
+
+def _edge():
+    try:
+        import qdrant_edge
+    except ImportError:
+        raise FatalError("the semantic cache needs Qdrant Edge: pip install qdrant-edge-py") from None
+    return qdrant_edge
+
+
+class SemanticCache:
+    def __init__(self, config: SemanticCacheConfig, folder: Path, encoder, clock=time.time) -> None:
+        self.config, self.encoder, self.clock = config, encoder, clock  # wall clock: entries outlive restarts
+        self.serves = frozenset(config.aliases)
+        self._q = q = _edge()
+        self._lock = threading.Lock()
+        self.path = folder
+        try:
+            if folder.exists() and any(folder.iterdir()):
+                self.shard = q.EdgeShard.load(str(folder))
+            else:
+                folder.mkdir(parents=True, exist_ok=True)
+                self.shard = q.EdgeShard.create(str(folder), q.EdgeConfig(
+                    vectors={VECTOR: q.EdgeVectorParams(size=encoder.dim, distance=q.Distance.Cosine)},
+                    payload_memory=q.Memory.Cached,
+                ))  # fmt: skip
+                self.shard.update(q.UpdateOperation.create_field_index("scope", q.PayloadSchemaType.Keyword))
+                self.shard.update(q.UpdateOperation.create_field_index("created_at", q.PayloadSchemaType.Float))
+        except Exception as exc:  # noqa: BLE001 - the binding raises plain exceptions
+            if "WouldBlock" in str(exc) or "lock" in str(exc).lower():
+                raise FatalError(
+                    f"the semantic cache at {folder} is open in another process: another gateway uses this "
+                    "LADLE_DATA_DIR; stop it or give this one its own"
+                ) from None
+            raise FatalError(f"cannot open the semantic cache at {folder}: {exc}") from None
+        self.size = self.count()
+        self._purged = clock()
+
+    # -- the index (blocking; the async methods below call these in a worker thread) --------
+
+    def search(self, scope: str, vector: Sequence[float]) -> Found | None:
+        """The closest live entry of the scope at or above the threshold, with its similarity."""
+        q = self._q
+        flt = q.Filter(must=[
+            q.FieldCondition("scope", match=q.MatchValue(scope)),
+            q.FieldCondition("created_at", range=q.RangeFloat(gt=self.clock() - self.config.ttl_s)),
+        ])  # fmt: skip
+        req = q.QueryRequest(query=q.Query.Nearest(list(vector), using=VECTOR), limit=1, filter=flt,
+                             with_payload=q.PayloadSelector.Include(["response", "text"]),
+                             score_threshold=self.config.threshold)  # fmt: skip
+        with self._lock:
+            found = self.shard.query(req)
+        if not found:
+            return None
+        best = found[0]
+        return Found(orjson.loads(best.payload["response"]), float(best.score), best.payload["text"])
+
+    def put(self, entries: Sequence[tuple[str, str, Sequence[float], dict | str]]) -> None:
+        """(scope, text, vector, response): the same text in the same scope replaces its entry."""
+        q, now = self._q, self.clock()
+        points = [
+            q.Point(stable_id("semantic", scope, text), {VECTOR: list(vector)},
+                    {"scope": scope, "text": text, "created_at": now,
+                     "response": resp if isinstance(resp, str) else orjson.dumps(resp).decode()})
+            for scope, text, vector, resp in entries
+        ]  # fmt: skip
+        with self._lock:
+            self.shard.update(q.UpdateOperation.upsert_points(points))
+            self.size += len(points)  # an upper bound: a replaced entry is counted twice until the next evict
+        if self.size > self.config.max_entries or now - self._purged >= min(60.0, self.config.ttl_s):
+            self.evict()
+
+    def evict(self) -> int:
+        """Delete expired entries, then the oldest above max_entries; returns how many remain."""
+        q, now = self._q, self.clock()
+        with self._lock:
+            expired = q.FieldCondition("created_at", range=q.RangeFloat(lte=now - self.config.ttl_s))
+            self.shard.update(q.UpdateOperation.delete_points_by_filter(q.Filter(must=[expired])))
+            self._purged = now
+            n = self.count()
+            over = n - self.config.max_entries
+            if over > 0:
+                over += self.config.max_entries // 10  # headroom: the next puts do not evict again at once
+                oldest, _ = self.shard.scroll(
+                    q.ScrollRequest(limit=over, order_by=q.OrderBy("created_at"), with_payload=False)
+                )
+                self.shard.update(q.UpdateOperation.delete_points([r.id for r in oldest]))
+                n = self.count()
+            self.size = n
+        return n
+
+    def count(self) -> int:
+        return self.shard.count(self._q.CountRequest(exact=True))
+
+    def close(self) -> None:
+        with self._lock:
+            self.shard.flush()
+            self.shard.close()
+
+    # -- the request path -----------------------------------------------------------------
+
+    async def lookup(self, team: str, model: str, body: dict) -> Probe | None:
+        """The request's probe (hit or not); None when it has no user text or the cache failed."""
+        parts = split(team, model, body)
+        if parts is None:
+            LOOKUPS.labels("skipped").inc()
+            return None
+        scope, text = parts
+        try:
+            t0 = time.perf_counter()
+            vector = await asyncio.to_thread(self.encoder.encode_query, text)
+            t1 = time.perf_counter()
+            found = await asyncio.to_thread(self.search, scope, vector)
+            LOOKUP_SECONDS.labels("embed").observe(t1 - t0)
+            LOOKUP_SECONDS.labels("search").observe(time.perf_counter() - t1)
+        except Exception as exc:  # noqa: BLE001 - a cache failure must not fail the request
+            LOOKUPS.labels("error").inc()
+            log.warning("semantic_cache.lookup_failed", error=f"{type(exc).__name__}: {exc}")
+            return None
+        probe = Probe(scope, text, vector)
+        if found is not None:
+            probe.hit, probe.score = found.response, found.score
+        LOOKUPS.labels("hit" if found else "miss").inc()
+        return probe
+
+    async def store(self, probe: Probe, response: dict) -> None:
+        try:
+            await asyncio.to_thread(self.put, [(probe.scope, probe.text, probe.vector, response)])
+        except Exception as exc:  # noqa: BLE001
+            log.warning("semantic_cache.store_failed", error=f"{type(exc).__name__}: {exc}")

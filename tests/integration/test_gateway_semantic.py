@@ -1,0 +1,181 @@
+"""The semantic cache and Ladle's own embeddings, end to end: the official openai client,
+llama.cpp's server as the upstream, the bundled MiniLM and a real Qdrant Edge shard in
+the test's data folder."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import openai
+import pytest
+from prometheus_client import REGISTRY
+
+from services.gateway.app import Gateway, create_app
+from services.gateway.config import GatewayConfig, hash_key
+from services.gateway.events import CallEvents
+from services.gateway.router import Router
+from tests.integration.gateway_helpers import LlamaServer, Served
+from tests.integration.kafka_helpers import read_all
+from workers.sink.pricing import Pricing
+
+KEY, OTHER_KEY = "team-a-key", "team-b-key"
+QUESTION = "Is the pad thai spicy?"
+PARAPHRASE = "Is pad thai spicy?"  # MiniLM cosine with QUESTION: 0.985
+HARD_NEGATIVE = "Is the pad thai vegan?"  # 0.69: the same words, another question
+
+
+@pytest.fixture(scope="module")
+def llama():
+    server = LlamaServer()
+    yield server
+    server.stop()
+
+
+def make_config(llama) -> GatewayConfig:
+    return GatewayConfig.model_validate({
+        "deployments": [
+            {"name": "local", "provider": "openai_compatible", "model": "smollm2", "base_url": llama.url, "max_retries": 0},
+            {"name": "minilm", "provider": "ladle", "model": "all-minilm-l6-v2"},
+        ],
+        "aliases": {"cached": ["local"], "plain": ["local"], "embed": ["minilm"]},
+        "teams": [{"name": "team-a", "key_sha256": [hash_key(KEY)]}, {"name": "team-b", "key_sha256": [hash_key(OTHER_KEY)]}],
+        "semantic_cache": {"aliases": ["cached"], "ttl_s": 600, "max_entries": 1000},  # the default threshold (0.95)
+    })  # fmt: skip
+
+
+def start(llama, settings, events=None) -> Gateway:
+    cfg = make_config(llama)
+    gw = Gateway(cfg, Router(cfg), Pricing.load(), events, data_dir=settings.data_dir / "gateway")
+    gw.served = Served(create_app(gw))
+    gw.url = gw.served.url
+    return gw
+
+
+def stop(gw: Gateway) -> None:
+    gw.served.stop()
+    gw.close()
+
+
+@pytest.fixture
+def gateway(llama, settings, topics):
+    gw = start(llama, settings, CallEvents(settings))
+    yield gw
+    stop(gw)
+    gw.events.close()
+
+
+def client(gw, key=KEY) -> openai.OpenAI:
+    return openai.OpenAI(base_url=gw.url, api_key=key, max_retries=0, timeout=120)
+
+
+def ask(gw, text: str, model: str = "cached", key: str = KEY, system: str | None = None, **kw):
+    messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": text}]
+    raw = client(gw, key).chat.completions.with_raw_response.create(
+        model=model, messages=messages, max_tokens=12, temperature=0, **kw
+    )
+    return raw.headers, raw.parse()
+
+
+def lookups(outcome: str) -> float:
+    return REGISTRY.get_sample_value("ladle_gateway_semantic_lookups_total", {"outcome": outcome}) or 0.0
+
+
+def test_a_paraphrase_gets_the_answer_and_anything_else_in_the_request_must_match(gateway, settings):
+    hits, misses = lookups("hit"), lookups("miss")
+    embeds = REGISTRY.get_sample_value("ladle_gateway_semantic_lookup_seconds_count", {"stage": "embed"}) or 0.0
+    h, first = ask(gateway, QUESTION)
+    assert (h["x-ladle-cache"], h["x-ladle-deployment"]) == ("miss", "local")
+    answer = first.choices[0].message.content
+    assert answer
+
+    h, para = ask(gateway, PARAPHRASE)
+    assert (h["x-ladle-cache"], h["x-ladle-deployment"]) == ("semantic_hit", "cache")
+    assert para.id == first.id and para.choices[0].message.content == answer
+    assert 0.95 <= float(h["x-ladle-semantic-score"]) < 1.0
+
+    assert ask(gateway, HARD_NEGATIVE)[0]["x-ladle-cache"] == "miss"
+    assert ask(gateway, PARAPHRASE, system="Answer in French.")[0]["x-ladle-cache"] == "miss"  # another system prompt
+    assert ask(gateway, PARAPHRASE, key=OTHER_KEY)[0]["x-ladle-cache"] == "miss"  # another team's cache
+    assert ask(gateway, PARAPHRASE, extra_headers={"x-ladle-cache": "bypass"})[0]["x-ladle-cache"] == "bypass"
+    h, _ = ask(gateway, PARAPHRASE, model="plain")  # an alias without a semantic cache
+    assert (h["x-ladle-cache"], h["x-ladle-deployment"]) == ("miss", "local")
+    # parameters are part of the scope too: another max_tokens is another question
+    raw = client(gateway).chat.completions.with_raw_response.create(
+        model="cached", messages=[{"role": "user", "content": PARAPHRASE}], max_tokens=13, temperature=0
+    )
+    assert raw.headers["x-ladle-cache"] == "miss"
+
+    raw = client(gateway).chat.completions.with_raw_response.create(
+        model="cached", messages=[{"role": "user", "content": PARAPHRASE}], max_tokens=12, temperature=0, stream=True
+    )
+    assert raw.headers["x-ladle-cache"] == "semantic_hit"
+    assert "".join(c.choices[0].delta.content or "" for c in raw.parse() if c.choices) == answer
+
+    assert lookups("hit") - hits == 2
+    assert lookups("miss") - misses == 5  # question, hard negative, system prompt, other team, max_tokens
+    after = REGISTRY.get_sample_value("ladle_gateway_semantic_lookup_seconds_count", {"stage": "embed"})
+    assert after - embeds == 7
+    gateway.events.producer.flush(10)
+    calls = [json.loads(m.value()) for m in read_all(settings, "llm.calls", expected=9)]
+    assert sorted(c["cache_status"] for c in calls) == ["bypass", *["miss"] * 6, "semantic_hit", "semantic_hit"]
+    assert {c["deployment"] for c in calls if c["cache_status"] == "semantic_hit"} == {"cache"}
+    assert all(c["cost_usd"] == 0 for c in calls if c["cache_status"] == "semantic_hit")
+
+
+def test_expired_entries_are_never_served_and_are_evicted(gateway):
+    ask(gateway, QUESTION)
+    assert ask(gateway, PARAPHRASE)[0]["x-ladle-cache"] == "semantic_hit"
+    cache = gateway.semantic
+    assert cache.count() == 1
+    real = cache.clock
+    cache.clock = lambda: real() + cache.config.ttl_s + 1
+    h, _ = ask(gateway, PARAPHRASE)
+    assert h["x-ladle-cache"] == "miss"  # the entry is too old to serve, though still in the shard until...
+    assert cache.count() == 1  # ...this miss's store purged it; the paraphrase's fresh answer is the one left
+    assert ask(gateway, "is pad thai spicy")[0]["x-ladle-cache"] == "semantic_hit"  # not an exact hit: new text
+
+
+def test_the_semantic_cache_outlives_a_restart(llama, settings):
+    gw = start(llama, settings)
+    _, first = ask(gw, QUESTION)
+    stop(gw)
+    gw = start(llama, settings)
+    try:
+        h, para = ask(gw, PARAPHRASE)
+        assert h["x-ladle-cache"] == "semantic_hit" and para.id == first.id
+    finally:
+        stop(gw)
+
+
+def test_ladle_embeddings_through_the_openai_client(gateway):
+    texts = ["Pad thai with tofu and peanuts", "Margherita pizza", "Vegan chocolate cake", QUESTION]
+    provider = gateway.router.providers["minilm"]
+    assert provider.encoder is gateway.semantic.encoder  # one MiniLM in the process
+    model = provider.encoder.model  # the sentence-transformers model itself
+    want = model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+
+    c = client(gateway)
+    raw = c.embeddings.with_raw_response.create(model="embed", input=texts)  # the client asks for base64
+    assert raw.headers["x-ladle-deployment"] == "minilm"
+    assert all(isinstance(d["embedding"], str) for d in raw.http_response.json()["data"])
+    r = raw.parse()
+    assert [d.index for d in r.data] == [0, 1, 2, 3] and r.model == "all-minilm-l6-v2"
+    got = np.array([d.embedding for d in r.data])
+    assert got.shape == (4, 384)
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    tokens = sum(len(ids) for ids in model.tokenizer(texts)["input_ids"])
+    assert r.usage.prompt_tokens == r.usage.total_tokens == tokens
+
+    backwards = c.embeddings.create(model="embed", input=texts[::-1])
+    np.testing.assert_allclose(np.array([d.embedding for d in backwards.data]), want[::-1], atol=1e-5)
+    one = c.embeddings.create(model="embed", input=texts[1], encoding_format="float")
+    assert len(one.data) == 1 and isinstance(one.data[0].embedding[0], float)
+    np.testing.assert_allclose(one.data[0].embedding, want[1], atol=1e-5)
+
+    with pytest.raises(openai.BadRequestError, match="non-empty list of strings"):
+        c.embeddings.create(model="embed", input=[[101, 2003]])
+    with pytest.raises(openai.BadRequestError, match="384 dimensions"):
+        c.embeddings.create(model="embed", input="x", dimensions=256)
+    with pytest.raises(openai.BadRequestError, match="serves embeddings only"):
+        c.chat.completions.create(model="embed", messages=[{"role": "user", "content": "hi"}])
