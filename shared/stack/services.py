@@ -53,6 +53,8 @@ class Service:
         out = {**dict(self.defaults), **base, self.port_env: str(self.port(base)), "LADLE_LOG_FORMAT": "json"}
         if self.metrics_env:
             out[self.metrics_env] = str(self.metrics_port(base))
+        if self.name == "gateway":  # its local upstream is the stack's llm service (deploy/gateway/gateway.yaml)
+            out.setdefault("LADLE_GATEWAY_LOCAL_LLM_URL", f"http://127.0.0.1:{BY_NAME['llm'].port(base)}/v1")
         return out
 
     def argv(self, env: dict[str, str]) -> list[str]:

