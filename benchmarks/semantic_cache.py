@@ -1,9 +1,16 @@
 """The semantic cache: lookup latency at 100k entries, and what each threshold buys.
 
-1. Latency: ``SemanticCache.search`` (the Qdrant Edge query the gateway runs: scope and
-   age filter, score threshold, top 1) over N entries, against exact brute-force numpy
-   (one matrix-vector product over the same N vectors, scope mask, argmax) in the same
-   run, with the same query vectors (MiniLM embeddings of real questions). Embedding a
+1. Latency: ``SemanticCache.search`` (what the gateway runs: the in-memory index's
+   sign-bit ranking and float32 rerank, then the hit's answer read from Qdrant Edge;
+   kind ``memory``) and, for comparison, the exact Qdrant Edge query it replaced (scope
+   and age filter, score threshold, top 1; kind ``exact``) over N entries, against exact
+   brute-force numpy (one matrix-vector product over the same N vectors, scope mask,
+   argmax) in the same run, with the same query vectors (MiniLM embeddings of real
+   questions). ``same_answer_as_numpy`` is the recall: how often both served the same
+   entry (or both none). ``stall_ms``: the longest gap of a thread ticking every 1 ms
+   while the lookups run (what the event loop would feel), against the same during the
+   numpy lookups; ``index_load_s``: rebuilding the in-memory index from the shard when
+   the cache opens, with the longest tick gap meanwhile. Embedding a
    question is measured separately: it is the same for both. Two layouts: every entry
    in the query's scope (the worst case: one team, one alias, one prompt) and N entries
    over 100 scopes. Cache entries beside the real questions are random unit vectors: an
@@ -26,8 +33,10 @@ from __future__ import annotations
 import json
 import re
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -87,6 +96,16 @@ def _pct(xs: list[float], p: float) -> float:
     return float(np.percentile(np.array(xs), p))
 
 
+def _lookups(search, queries: np.ndarray) -> None:
+    for q in queries:
+        search("scope-0", q.tolist())
+
+
+def _brute_lookups(matrix, mask, texts: list[str], queries: np.ndarray, t: float) -> None:
+    for q in queries:
+        _brute(matrix, mask, texts, q, t)
+
+
 def _unit(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
     m = rng.standard_normal((n, dim)).astype(np.float32)
     return m / np.linalg.norm(m, axis=1, keepdims=True)
@@ -103,26 +122,73 @@ def _fill(cache: SemanticCache, vectors: np.ndarray, scopes: list[str], texts: l
     console.print(f"  {len(vectors):,} entries in {cache.path}")
 
 
-def _measure(cache: SemanticCache, matrix, mask, texts: list[str], scope: str, queries: np.ndarray, t: float):
-    """(edge ms, numpy ms, how often both found the same entry) per query."""
-    edge, brute, agree = [], [], 0
+def edge_search(cache: SemanticCache, scope: str, vector: list[float]) -> str | None:
+    """The exact Qdrant Edge query the cache ran before its in-memory index: the hit's text."""
+    q = cache._q
+    flt = q.Filter(must=[
+        q.FieldCondition("scope", match=q.MatchValue(scope)),
+        q.FieldCondition("created_at", range=q.RangeFloat(gt=cache.clock() - cache.config.ttl_s)),
+    ])  # fmt: skip
+    req = q.QueryRequest(query=q.Query.Nearest(vector, using="dense"), limit=1, filter=flt,
+                         with_payload=q.PayloadSelector.Include(["response", "text"]),
+                         score_threshold=cache.config.threshold)  # fmt: skip
+    found = cache.shard.query(req)
+    return found[0].payload["text"] if found else None
+
+
+def memory_search(cache: SemanticCache, scope: str, vector: list[float]) -> str | None:
+    found = cache.search(scope, vector)
+    return found.text if found else None
+
+
+def stall_ms(work: Callable[..., object], *args) -> tuple[float, object]:
+    """(the longest gap of a thread that ticks every 1 ms while ``work(*args)`` runs, in ms; its result)."""
+    gaps, done = [0.0], threading.Event()
+
+    def tick() -> None:
+        last = time.perf_counter()
+        while not done.is_set():
+            time.sleep(0.001)
+            now = time.perf_counter()
+            gaps[0], last = max(gaps[0], now - last), now
+
+    ticker = threading.Thread(target=tick)
+    ticker.start()
+    try:
+        result = work(*args)
+    finally:
+        done.set()
+        ticker.join()
+    return gaps[0] * 1000, result
+
+
+def _brute(matrix, mask, texts: list[str], q: np.ndarray, t: float) -> str | None:
+    scores = matrix @ q
+    scores[~mask] = -2.0
+    best = int(np.argmax(scores))
+    return texts[best] if scores[best] >= t else None
+
+
+def _measure(search, matrix, mask, texts: list[str], scope: str, queries: np.ndarray, t: float):
+    """(search ms, numpy ms) per query, how often both found the same entry (or none), and
+    (numpy's hits, how many of them the search served too)."""
+    ours, brute, agree, hits, found_hits = [], [], 0, 0, 0
     for _ in range(2):  # the first pass warms caches; only the second counts
-        edge.clear(), brute.clear()
-        agree = 0
+        ours.clear(), brute.clear()
+        agree = hits = found_hits = 0
         for q in queries:
             ql = q.tolist()
             t0 = time.perf_counter()
-            found = cache.search(scope, ql)
+            found = search(scope, ql)
             t1 = time.perf_counter()
-            scores = matrix @ q
-            scores[~mask] = -2.0
-            best = int(np.argmax(scores))
-            hit = texts[best] if scores[best] >= t else None
+            hit = _brute(matrix, mask, texts, q, t)
             t2 = time.perf_counter()
-            edge.append((t1 - t0) * 1000)
+            ours.append((t1 - t0) * 1000)
             brute.append((t2 - t1) * 1000)
-            agree += (found.text if found else None) == hit
-    return edge, brute, agree / len(queries)
+            agree += found == hit
+            hits += hit is not None
+            found_hits += hit is not None and found == hit
+    return ours, brute, agree / len(queries), (hits, found_hits)
 
 
 def latency(encoder, pairs: list[dict], entries: int, threshold: float, hnsw: bool, console: Console) -> Iterator[dict]:
@@ -149,21 +215,41 @@ def latency(encoder, pairs: list[dict], entries: int, threshold: float, hnsw: bo
             console.print(f"[bold]{layout}[/]: filling")
             _fill(cache, matrix, scopes, texts, console)
             mask = np.array([s == "scope-0" for s in scopes])
-            runs = [("exact", None)] + ([("hnsw", "optimize")] if hnsw and n_scopes == 1 else [])
+            cache.close()
+            t0 = time.perf_counter()
+            load_stall, cache = stall_ms(SemanticCache, config, Path(tmp), encoder)
+            load_s = time.perf_counter() - t0
+            console.print(
+                f"  reopened (index filled from the shard) in {load_s:.1f} s; longest tick gap {load_stall:.0f} ms"
+            )
+            yield figure(BENCH, f"index_load_s_{entries}_entries_{layout}", load_s, 0.0, "s", higher_is_better=False,
+                         stall_ms=round(load_stall, 1), baseline_is="none: filling the index at start-up")  # fmt: skip
+            runs = [("memory", None), ("exact", None)] + ([("hnsw", "optimize")] if hnsw and n_scopes == 1 else [])
             for kind, step in runs:
                 if step:
                     console.print("  optimizing (HNSW); Edge holds the GIL meanwhile")
                     t0 = time.perf_counter()
                     cache.shard.optimize()
                     console.print(f"  optimized in {time.perf_counter() - t0:.1f} s")
-                edge, brute, agree = _measure(cache, matrix, mask, texts, "scope-0", queries, threshold)
-                console.print(f"  {kind}: edge p50 {_pct(edge, 50):.2f} ms p99 {_pct(edge, 99):.2f} ms | "
+                search = partial(memory_search if kind == "memory" else edge_search, cache)
+                ours, brute, agree, (hits, found_hits) = _measure(
+                    search, matrix, mask, texts, "scope-0", queries, threshold
+                )
+                console.print(f"  {kind}: p50 {_pct(ours, 50):.2f} ms p99 {_pct(ours, 99):.2f} ms | "
                               f"numpy p50 {_pct(brute, 50):.2f} ms p99 {_pct(brute, 99):.2f} ms | same answer {agree:.1%}")  # fmt: skip
                 for p in (50, 99):
-                    yield figure(BENCH, f"lookup_p{p}_ms_{entries}_entries_{layout}_{kind}", _pct(edge, p),
+                    yield figure(BENCH, f"lookup_p{p}_ms_{entries}_entries_{layout}_{kind}", _pct(ours, p),
                                  _pct(brute, p), "ms", higher_is_better=False, scope_entries=int(mask.sum()),
                                  same_answer_as_numpy=round(agree, 4), queries=len(queries),
+                                 numpy_hits=hits, same_hit_as_numpy=found_hits,
                                  baseline_is="numpy brute force over the same vectors", embedding_excluded=True)  # fmt: skip
+                if kind == "memory":
+                    ours_stall, _ = stall_ms(_lookups, search, queries)
+                    brute_stall, _ = stall_ms(_brute_lookups, matrix, mask, texts, queries, threshold)
+                    console.print(f"  longest tick gap: memory {ours_stall:.1f} ms, numpy {brute_stall:.1f} ms")
+                    yield figure(BENCH, f"stall_ms_{entries}_entries_{layout}_memory", ours_stall, brute_stall, "ms",
+                                 higher_is_better=False, queries=len(queries),
+                                 baseline_is="the same during the numpy brute-force lookups")  # fmt: skip
             cache.close()
 
 

@@ -8,10 +8,13 @@ never served (the search filters on its age) and is deleted by the next purge; a
 ``max_entries`` the oldest go first.
 
 Entries live in a Qdrant Edge shard under ``<LADLE_DATA_DIR>/gateway/semantic/<model>``,
-owned by the gateway process (Edge admits one process per folder). Searches are exact
-scans of the scope's entries (the shard is never HNSW-optimized: Edge builds that index
-holding the GIL for about a minute per 100k entries, which would freeze the gateway).
-Embedding and index calls run in worker threads, off the event loop. A failing lookup
+owned by the gateway process (Edge admits one process per folder): the store of record
+(vectors, answers, ages, scopes). The similarity search runs on an in-memory copy of the
+vectors (``vectors.VectorIndex``: sign-bit ranking, exact float32 rerank; a few ms at
+100k entries in one scope), filled from the shard at start-up and kept in step with it;
+the hit's answer is then read from the shard. (Edge's own index needs ``optimize``, which
+holds the GIL for seconds, HNSW for minutes, at 100k entries: it would freeze the
+gateway.) Embedding and index calls run in worker threads, off the event loop. A failing lookup
 or store is logged and counted, never the request's failure.
 """
 
@@ -31,6 +34,7 @@ from prometheus_client import Counter, Histogram
 from schemas.base import stable_id
 from services.gateway.cache import answer_fields, digest
 from services.gateway.config import SemanticCacheConfig
+from services.gateway.vectors import VectorIndex
 from shared.runtime.errors import FatalError
 
 log = structlog.get_logger(__name__)
@@ -122,27 +126,34 @@ class SemanticCache:
                     "LADLE_DATA_DIR; stop it or give this one its own"
                 ) from None
             raise FatalError(f"cannot open the semantic cache at {folder}: {exc}") from None
+        self.index = VectorIndex(encoder.dim)
+        self._load_index()
         self.size = self.count()
         self._purged = clock()
+
+    def _load_index(self, page: int = 2048) -> None:
+        q, offset = self._q, None
+        while True:
+            records, offset = self.shard.scroll(q.ScrollRequest(
+                offset=offset, limit=page, with_payload=q.PayloadSelector.Include(["scope", "created_at"]),
+                with_vector=[VECTOR],
+            ))  # fmt: skip
+            self.index.add((str(r.id), r.payload["scope"], r.vector[VECTOR], r.payload["created_at"]) for r in records)
+            if offset is None:
+                return
 
     # -- the index (blocking; the async methods below call these in a worker thread) --------
 
     def search(self, scope: str, vector: Sequence[float]) -> Found | None:
         """The closest live entry of the scope at or above the threshold, with its similarity."""
-        q = self._q
-        flt = q.Filter(must=[
-            q.FieldCondition("scope", match=q.MatchValue(scope)),
-            q.FieldCondition("created_at", range=q.RangeFloat(gt=self.clock() - self.config.ttl_s)),
-        ])  # fmt: skip
-        req = q.QueryRequest(query=q.Query.Nearest(list(vector), using=VECTOR), limit=1, filter=flt,
-                             with_payload=q.PayloadSelector.Include(["response", "text"]),
-                             score_threshold=self.config.threshold)  # fmt: skip
-        with self._lock:
-            found = self.shard.query(req)
-        if not found:
+        best = self.index.nearest(scope, vector, after=self.clock() - self.config.ttl_s)
+        if best is None or best[1] < self.config.threshold:
             return None
-        best = found[0]
-        return Found(orjson.loads(best.payload["response"]), float(best.score), best.payload["text"])
+        with self._lock:
+            found = self.shard.retrieve([best[0]], self._q.PayloadSelector.Include(["response", "text"]), False)
+        if not found:  # evicted meanwhile
+            return None
+        return Found(orjson.loads(found[0].payload["response"]), best[1], found[0].payload["text"])
 
     def put(self, entries: Sequence[tuple[str, str, Sequence[float], dict | str]]) -> None:
         """(scope, text, vector, response): the same text in the same scope replaces its entry."""
@@ -155,6 +166,9 @@ class SemanticCache:
         ]  # fmt: skip
         with self._lock:
             self.shard.update(q.UpdateOperation.upsert_points(points))
+            self.index.add(
+                (str(p.id), scope, vector, now) for p, (scope, _, vector, _) in zip(points, entries, strict=True)
+            )
             self.size += len(points)  # an upper bound: a replaced entry is counted twice until the next evict
         if self.size > self.config.max_entries or now - self._purged >= min(60.0, self.config.ttl_s):
             self.evict()
@@ -165,6 +179,7 @@ class SemanticCache:
         with self._lock:
             expired = q.FieldCondition("created_at", range=q.RangeFloat(lte=now - self.config.ttl_s))
             self.shard.update(q.UpdateOperation.delete_points_by_filter(q.Filter(must=[expired])))
+            self.index.expire(now - self.config.ttl_s)
             self._purged = now
             n = self.count()
             over = n - self.config.max_entries
@@ -174,6 +189,7 @@ class SemanticCache:
                     q.ScrollRequest(limit=over, order_by=q.OrderBy("created_at"), with_payload=False)
                 )
                 self.shard.update(q.UpdateOperation.delete_points([r.id for r in oldest]))
+                self.index.remove(str(r.id) for r in oldest)
                 n = self.count()
             self.size = n
         return n
