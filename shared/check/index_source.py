@@ -12,28 +12,10 @@ from shared.check.kafka_read import Unreachable
 from shared.check.points import PointRow, page
 from shared.runtime.errors import LadleError
 from shared.settings import LadleSettings
+from workers.embedder.client import running
 
 PAGE = 2000
 Progress = Callable[[int], None]  # points read so far
-
-
-def _api_url(settings) -> str | None:
-    if not settings.api_port:
-        return None
-    host = "127.0.0.1" if settings.api_host in ("0.0.0.0", "::", "") else settings.api_host
-    return f"http://{host}:{settings.api_port}"
-
-
-def _running(url: str | None) -> httpx.Client | None:
-    if url is None:
-        return None
-    client = httpx.Client(base_url=url, timeout=httpx.Timeout(120.0, connect=1.0))
-    try:
-        client.get("/health").raise_for_status()
-    except httpx.HTTPError:
-        client.close()
-        return None
-    return client
 
 
 def read_points(ladle: LadleSettings, progress: Progress | None = None) -> tuple[str, list[PointRow]]:
@@ -42,7 +24,7 @@ def read_points(ladle: LadleSettings, progress: Progress | None = None) -> tuple
 
     es = EmbedderSettings()
     if not es.qdrant_url:
-        client = _running(_api_url(es))
+        client = running(es, timeout_s=120.0)
         if client is not None:
             try:
                 return _via_api(client, progress)
@@ -59,7 +41,7 @@ def probe(ladle: LadleSettings) -> None:
     es = EmbedderSettings()
     if es.qdrant_url:
         return  # a server answers or not when it is read
-    client = _running(_api_url(es))
+    client = running(es, timeout_s=120.0)
     if client is not None:
         client.close()
         return

@@ -12,32 +12,10 @@ from rich.console import Console
 from rich.table import Table
 
 from shared.runtime.errors import FatalError, UserError
+from workers.embedder.client import running
 
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, soft_wrap=True)
-
-
-def _api_url(settings) -> str | None:
-    if not settings.api_port:
-        return None
-    host = "127.0.0.1" if settings.api_host in ("0.0.0.0", "::", "") else settings.api_host
-    return f"http://{host}:{settings.api_port}"
-
-
-def _service(settings):
-    """An httpx client on the running embedder service, or None when none answers."""
-    import httpx
-
-    url = _api_url(settings)
-    if url is None:
-        return None
-    client = httpx.Client(base_url=url, timeout=httpx.Timeout(60.0, connect=1.0))
-    try:
-        client.get("/health").raise_for_status()
-    except httpx.HTTPError:
-        client.close()
-        return None
-    return client
 
 
 def search_local(q: str, flt, limit: int) -> dict:
@@ -78,7 +56,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         from workers.embedder.store import SearchFilter
 
         settings = EmbedderSettings()
-        client = _service(settings)
+        client = running(settings)
         if client is not None:
             params = {"q": query, "limit": limit}
             params.update(
@@ -129,7 +107,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         progress = Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
         )
-        client = _service(settings)
+        client = running(settings)
         with progress:
             task = progress.add_task("starting", total=None)
 
