@@ -60,11 +60,22 @@ def create_app(store) -> FastAPI:
     return app
 
 
-def serve_in_thread(store, host: str, port: int) -> uvicorn.Server:
-    """Runs the API beside the worker's loop (a daemon thread: it dies with the process)."""
+def serve_in_thread(store, host: str, port: int) -> ApiThread:
+    """Runs the API beside the worker's loop; stop it before the store closes."""
     config = uvicorn.Config(create_app(store), host=host, port=port, log_level="warning", access_log=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="query-api", daemon=True)
     thread.start()
     log.info("query_api.started", url=f"http://{host}:{port}")
-    return server
+    return ApiThread(server, thread)
+
+
+class ApiThread:
+    def __init__(self, server: uvicorn.Server, thread: threading.Thread) -> None:
+        self.server, self.thread = server, thread
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Finish the requests in flight and stop serving: no query may touch a closed store
+        (a chDB query racing the interpreter's exit can crash the process)."""
+        self.server.should_exit = True
+        self.thread.join(timeout_s)

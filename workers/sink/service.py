@@ -25,5 +25,5 @@ def build() -> tuple[ClickHouseSink, SinkWorkerSettings]:
     if ws.api_port:
         from services.query_api import serve_in_thread
 
-        serve_in_thread(sink.store, ws.api_addr, ws.api_port)
+        sink.api = serve_in_thread(sink.store, ws.api_addr, ws.api_port)
     return sink, ws

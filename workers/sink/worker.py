@@ -40,6 +40,7 @@ class ClickHouseSink:
         self._lander = Lander(store)
         self._pending: dict[str, PendingTable] = {}
         self._contexts: dict[str, RowContext] = {}
+        self.api = None  # the query API serving this store (workers/sink/service.py), stopped before it closes
 
     @classmethod
     def from_settings(cls, settings: SinkSettings | None = None) -> ClickHouseSink:
@@ -101,5 +102,7 @@ class ClickHouseSink:
         if self._pending:
             log.warning("sink.closed_with_unflushed_rows", rows=self.pending_rows())
             self._pending = {}
+        if self.api is not None:
+            self.api.stop()
         if self._owns_store:
             self.store.close()
