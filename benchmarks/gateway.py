@@ -43,26 +43,35 @@ def _wait(url: str, timeout: float = 120, headers: dict | None = None) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
-async def _load(url: str, rate: float, seconds: float, headers: dict) -> list[float]:
-    """Latencies (ms) of rate*seconds requests started on a fixed schedule."""
+async def _load(url: str, rate: float, seconds: float, headers: dict) -> tuple[list[float], int]:
+    """Latencies (ms) of the rate*seconds requests started on a fixed schedule that succeeded,
+    and how many failed (an HTTP error or a dropped connection: LiteLLM resets some at 500/s)."""
     import aiohttp
 
     n = int(rate * seconds)
     out: list[float] = []
+    failed = 0
     conn = aiohttp.TCPConnector(limit=0, keepalive_timeout=60)
     async with aiohttp.ClientSession(connector=conn, headers=headers) as session:
 
         async def one() -> None:
+            nonlocal failed
             t = time.perf_counter()
-            async with session.post(url, json=BODY) as r:
-                await r.read()
-                if r.status != 200:
-                    raise RuntimeError(f"{url}: HTTP {r.status}")
-            out.append((time.perf_counter() - t) * 1000)
+            try:
+                async with session.post(url, json=BODY) as r:
+                    await r.read()
+                    ok = r.status == 200
+            except (aiohttp.ClientError, OSError):
+                ok = False
+            if ok:
+                out.append((time.perf_counter() - t) * 1000)
+            else:
+                failed += 1
 
         for _ in range(20):  # warm the connection pool and the proxies
             await one()
         out.clear()
+        failed = 0
         start = time.perf_counter()
         tasks = []
         for i in range(n):
@@ -71,10 +80,12 @@ async def _load(url: str, rate: float, seconds: float, headers: dict) -> list[fl
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(one()))
         await asyncio.gather(*tasks)
-    return out
+    return out, failed
 
 
 def _pct(xs: list[float], p: float) -> float:
+    if not xs:
+        return float("nan")
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(p / 100 * len(xs)))]
 
@@ -118,19 +129,19 @@ def run(*, rates: list[int], seconds: float, console: Console) -> Iterator[dict]
         _wait(f"{litellm}/models", timeout=180, headers=AUTH)
 
         for rate in rates:
-            lat = {}
+            lat, errors = {}, {}
             for name, base in (("direct", upstream), ("gateway", gateway), ("litellm", litellm), ("direct2", upstream)):
-                lat[name] = asyncio.run(_load(f"{base}/chat/completions", rate, seconds, AUTH))
-                console.print(
-                    f"{rate} req/s {name:8s} p50 {_pct(lat[name], 50):7.2f} ms  p99 {_pct(lat[name], 99):7.2f} ms"
-                )
+                lat[name], errors[name] = asyncio.run(_load(f"{base}/chat/completions", rate, seconds, AUTH))
+                console.print(f"{rate} req/s {name:8s} p50 {_pct(lat[name], 50):7.2f} ms  "
+                              f"p99 {_pct(lat[name], 99):7.2f} ms  failed {errors[name]}")  # fmt: skip
             direct = lat["direct"] + lat["direct2"]
             for p in (50, 99):
                 base = _pct(direct, p)
                 ours = max(0.0, _pct(lat["gateway"], p) - base)
                 theirs = max(0.0, _pct(lat["litellm"], p) - base)
                 yield figure("gateway", f"overhead_p{p}_ms_at_{rate}rps", ours, theirs, "ms", higher_is_better=False,
-                             direct_ms=round(base, 3), requests=int(rate * seconds), baseline_is="litellm-proxy")  # fmt: skip
+                             direct_ms=round(base, 3), requests=int(rate * seconds), baseline_is="litellm-proxy",
+                             failed=errors["gateway"], baseline_failed=errors["litellm"])  # fmt: skip
     finally:
         for p in procs:
             p.terminate()

@@ -115,9 +115,27 @@ class Gateway:
         return "gateway"
 
 
+class ChatFastPath:
+    """POST /v1/chat/completions straight to its handler. FastAPI's routing, endpoint wrapping
+    and exception layers cost about a quarter of the gateway's CPU per request (py-spy, 500
+    req/s); this ASGI middleware sits inside ServerErrorMiddleware, so an unexpected error is
+    still a 500. Every other route goes through FastAPI; the route below stays for the docs."""
+
+    def __init__(self, app, gateway: Gateway) -> None:
+        self.app, self.gateway = app, gateway
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/v1/chat/completions" and scope["method"] == "POST":
+            response = await chat(self.gateway, Request(scope, receive))
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def create_app(gateway: Gateway) -> FastAPI:
     app = FastAPI(title="Ladle gateway", version="1")
     app.mount("/metrics", make_asgi_app())
+    app.add_middleware(ChatFastPath, gateway=gateway)
 
     @app.get("/health")
     async def health() -> dict:

@@ -34,6 +34,10 @@ class ExactCache:
         self.ttl_s, self.max_entries = ttl_s, max_entries
         self._data: OrderedDict[str, tuple[float, dict]] = OrderedDict()
 
+    @property
+    def enabled(self) -> bool:
+        return self.max_entries > 0 and self.ttl_s > 0
+
     def get(self, key: str) -> dict | None:
         hit = self._data.get(key)
         if hit is None:
@@ -46,7 +50,7 @@ class ExactCache:
         return value
 
     def put(self, key: str, value: dict) -> None:
-        if self.max_entries <= 0 or self.ttl_s <= 0:
+        if not self.enabled:
             return
         self._data[key] = (time.monotonic(), value)
         self._data.move_to_end(key)

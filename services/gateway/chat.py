@@ -25,6 +25,8 @@ from services.gateway.router import AllFailed, Attempts, NoDeployment
 from services.gateway.teams import Refused
 from shared.prompts.model import PromptError
 
+CHAT_OVERHEAD = OVERHEAD.labels("chat")  # the child once: a labels() lookup per request is measurable
+
 if TYPE_CHECKING:
     from services.gateway.app import Gateway
 
@@ -73,7 +75,7 @@ async def chat(gateway: Gateway, request: Request) -> Response:
             return error(400, f"the request was blocked by guardrails: {checked.reason()}", "guardrail_blocked",
                          extra, kind="guardrail_error")  # fmt: skip
         body = checked.body
-    key = None if bypass else cache_key(team.name, model, body)
+    key = None if bypass or not gateway.cache.enabled else cache_key(team.name, model, body)
     if key is not None and (hit := gateway.cache.get(key)) is not None:
         return _cached(gateway, team, body, model, hit, t0, "exact_hit", call_id, extra)
     probe = None
@@ -125,7 +127,7 @@ async def chat(gateway: Gateway, request: Request) -> Response:
         await gateway.semantic.store(probe, resp)
     total = time.perf_counter() - t0
     overhead = max(0.0, total - attempts.upstream_s)
-    OVERHEAD.labels("chat").observe(overhead)
+    CHAT_OVERHEAD.observe(overhead)
     REQUESTS.labels("chat", "200", cache_status).inc()
     gateway.record(team=team, body=body, model=model, attempts=attempts, usage=usage, cost=cost, call_id=call_id,
                    latency_s=total, ttft_s=total if body.get("stream") else None, cache=cache_status, status="ok")  # fmt: skip
