@@ -11,6 +11,7 @@ import httpx
 
 from shared.check.kafka_read import Unreachable
 from shared.runtime.errors import UserError
+from workers.sink.client import query_api
 
 PAGE = 50_000  # under the read-only session's result cap (LADLE_CLICKHOUSE_MAX_RESULT_ROWS, 100k)
 COUNTS = (
@@ -75,13 +76,12 @@ def open_sql() -> Iterator[tuple[str, Sql]]:
 def _api(url: str) -> Sql:
     def run(sql: str, params: dict) -> list:
         try:
-            resp = httpx.post(f"{url}/query", json={"sql": sql, "parameters": params}, timeout=300)
-        except httpx.HTTPError as exc:
-            raise Unreachable(f"the sink API at {url} stopped answering: {exc}") from None
-        if resp.status_code != 200:
-            detail = resp.json().get("detail", resp.text) if resp.status_code == 400 else resp.text[:200]
-            raise Unreachable(f"the sink API at {url}: {detail}")
-        return resp.json()["rows"]
+            rows = query_api("/query", url=url, timeout_s=300, json={"sql": sql, "parameters": params})
+        except (UserError, httpx.HTTPError) as exc:
+            raise Unreachable(f"the sink API at {url}: {' '.join(str(exc).split())[:200]}") from None
+        if rows is None:
+            raise Unreachable(f"the sink API at {url} stopped answering")
+        return rows.rows
 
     return run
 

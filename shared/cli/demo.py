@@ -13,7 +13,6 @@ import json
 import time
 from pathlib import Path
 
-import httpx
 from rich.console import Console
 from rich.table import Table
 
@@ -22,6 +21,8 @@ from shared.runtime.errors import FatalError
 from shared.settings import REPO_ROOT, LadleSettings, ladle_settings
 from shared.stack import control
 from shared.stack.services import BY_NAME
+from workers.embedder.client import running
+from workers.sink.client import query_api
 
 SAMPLE = REPO_ROOT / "deploy" / "catalog" / "sample_catalog.jsonl"
 STAGES = ("catalog_embedded", "enrichment_results", "guarded_results")
@@ -29,12 +30,10 @@ STAGES = ("catalog_embedded", "enrichment_results", "guarded_results")
 
 def sql(query: str, params: dict | None = None) -> list[dict]:
     """Rows from the sink's read-only SQL API (the sink owns the embedded store)."""
-    url = f"http://127.0.0.1:{BY_NAME['sink'].port()}/query"
-    resp = httpx.post(url, json={"sql": query, "parameters": params or {}}, timeout=120)
-    if resp.status_code != 200:
-        raise FatalError(f"query failed ({resp.status_code}): {resp.text[:300]}")
-    body = resp.json()
-    return [dict(zip(body["columns"], r, strict=True)) for r in body["rows"]]
+    rows = query_api("/query", json={"sql": query, "parameters": params or {}})
+    if rows is None:
+        raise FatalError("the sink's query API does not answer; see `ladle status` and `ladle logs sink`")
+    return rows.dicts()
 
 
 def sample_items(path: Path, limit: int | None) -> tuple[Path, list[str]]:
@@ -94,10 +93,17 @@ def summary(ids: list[str]) -> dict:
 
 
 def search(query: str, k: int = 5) -> list[dict]:
-    url = f"http://127.0.0.1:{BY_NAME['embedder'].port()}/search"
-    resp = httpx.get(url, params={"q": query, "limit": k}, timeout=60)
-    resp.raise_for_status()
-    return resp.json().get("results", [])
+    from workers.embedder.settings import EmbedderSettings
+
+    client = running(EmbedderSettings())
+    if client is None:
+        raise FatalError("the embedder's search API does not answer; see `ladle logs embedder`")
+    try:
+        resp = client.get("/search", params={"q": query, "limit": k})
+        resp.raise_for_status()
+        return resp.json().get("results", [])
+    finally:
+        client.close()
 
 
 # Tag fields live in `attributes` (one value, or a JSON list; "null" where guardrails dropped it).
@@ -113,15 +119,14 @@ ANALYST_SQL = (
 
 def write_report(path: Path, facts: dict, hits: list[dict], analyst: list[dict]) -> None:
     from workers.sink import html as report_html
-    from workers.sink.readonly import QueryRows
     from workers.sink.reports import REPORTS, report_sql
 
     sections = []
     for name in ("cost", "latency", "guardrails", "freshness", "dead_letters"):
         q, params = report_sql(name, "1d")
-        rows = sql(q, params)
-        cols = list(rows[0]) if rows else ["(no rows)"]
-        qr = QueryRows(cols, [tuple(r.values()) for r in rows])
+        qr = query_api("/query", json={"sql": q, "parameters": params})
+        if qr is None:
+            raise FatalError("the sink's query API stopped answering")
         dims = REPORTS[name].default_group_by
         sections.append(f"<h2>{name}</h2>{report_html.chart_for(name, qr, dims)}{report_html.table_html(qr)}")
     search_rows = "".join(

@@ -18,28 +18,10 @@ from rich.console import Console
 from rich.table import Table
 
 from shared.runtime.errors import UserError
+from workers.sink.client import query_api
 
 out = Console(width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, soft_wrap=True)
-
-
-def _via_api(path: str, **kwargs):
-    """Rows from the sink's API, or None when no API answers."""
-    import httpx
-
-    from workers.sink.readonly import QueryRows
-    from workers.sink.settings import sink_settings
-
-    url = sink_settings().sink_api_url.rstrip("/") + path
-    try:
-        resp = httpx.request("POST" if "json" in kwargs else "GET", url, timeout=120, **kwargs)
-    except httpx.TransportError:
-        return None
-    if resp.status_code == 400:
-        raise UserError(resp.json().get("detail", resp.text))
-    resp.raise_for_status()
-    body = resp.json()
-    return QueryRows(body["columns"], [tuple(r) for r in body["rows"]])
 
 
 def _locally(fn, *args, migrate_first: bool = True):
@@ -100,7 +82,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
 
         if fmt not in ("table", "csv", "json"):
             raise UserError(f"unknown --format {fmt!r}; use table, csv or json")
-        rows = _via_api("/query", json={"sql": sql})
+        rows = query_api("/query", json={"sql": sql})
         if rows is None:
             rows = _locally(run_readonly, sql)
         print_rows(rows, fmt)
@@ -119,7 +101,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
 
         group_by = [b.strip() for b in by.split(",") if b.strip()] if by else None
         params = {"since": since} | ({"by": ",".join(group_by)} if group_by else {})
-        rows = _via_api(f"/reports/{name}", params=params)
+        rows = query_api(f"/reports/{name}", params=params)
         if rows is None:
             rows = _locally(run_report, name, since, group_by)
         print_rows(rows, fmt)

@@ -75,7 +75,7 @@ def _migrate(console: Console) -> None:
 
 
 def wait_healthy(paths: Paths, names: list[str], console: Console, wait_s: float) -> bool:
-    deadline, last = time.time() + wait_s, ""
+    started, last = time.time(), ""
     while True:
         svcs = read_state(paths).get("services", {})
         states = {n: svcs.get(n, {}).get("state", "starting") for n in names}
@@ -85,9 +85,9 @@ def wait_healthy(paths: Paths, names: list[str], console: Console, wait_s: float
             last = line
         if all(s == "healthy" for s in states.values()):
             return True
-        if read_pid(paths.pid) is None and time.time() > deadline - wait_s + 5:
+        if read_pid(paths.pid) is None and time.time() > started + 5:  # it writes its pid file at once
             raise FatalError(f"the supervisor exited; see {paths.supervisor_log}")
-        if time.time() > deadline:
+        if time.time() > started + wait_s:
             bad = [n for n, s in states.items() if s != "healthy"]
             console.print(f"[red]not healthy after {wait_s:.0f}s:[/] {', '.join(bad)} (see `ladle logs SERVICE`)")
             return False

@@ -10,13 +10,12 @@ Usage maps cache reads to cached_input_tokens (a subset of input_tokens).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import time
 
 from workers.enricher.engines import require
-from workers.enricher.engines.base import CallStatus, EngineRequest, EngineResult, failed
+from workers.enricher.engines.base import CallStatus, EngineRequest, EngineResult, failed, generate_bounded
 
 TOOL = "record_output"
 
@@ -38,13 +37,7 @@ class AnthropicEngine:
         self._limit = int(params.get("concurrency", 8))
 
     async def generate(self, requests: list[EngineRequest]) -> list[EngineResult]:
-        sem = asyncio.Semaphore(self._limit)
-
-        async def one(req: EngineRequest) -> EngineResult:
-            async with sem:
-                return await self.generate_one(req)
-
-        return list(await asyncio.gather(*(one(r) for r in requests)))
+        return await generate_bounded(self.generate_one, requests, self._limit)
 
     def request_kwargs(self, req: EngineRequest) -> dict:
         system = "\n\n".join(m["content"] for m in req.messages if m["role"] == "system")

@@ -8,6 +8,8 @@ that holds it is replaced.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
@@ -75,3 +77,16 @@ def failed(
 ) -> EngineResult:
     message = " ".join(str(exc).split())[:500] or type(exc).__name__
     return EngineResult(id=req.id, status=status, error=f"{type(exc).__name__}: {message}", latency_ms=latency_ms)
+
+
+async def generate_bounded(
+    one: Callable[[EngineRequest], Awaitable[EngineResult]], requests: list[EngineRequest], limit: int
+) -> list[EngineResult]:
+    """Each request through ``one``, at most ``limit`` at a time (vendor APIs), results in request order."""
+    sem = asyncio.Semaphore(limit)
+
+    async def bounded(req: EngineRequest) -> EngineResult:
+        async with sem:
+            return await one(req)
+
+    return list(await asyncio.gather(*(bounded(r) for r in requests)))

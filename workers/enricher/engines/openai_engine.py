@@ -13,12 +13,11 @@ time to first token), ``concurrency`` (requests in flight per engine),
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 
 from workers.enricher.engines import require
-from workers.enricher.engines.base import CallStatus, EngineRequest, EngineResult, failed
+from workers.enricher.engines.base import CallStatus, EngineRequest, EngineResult, failed, generate_bounded
 
 
 class OpenAIEngine:
@@ -39,13 +38,7 @@ class OpenAIEngine:
         self._limit = int(params.get("concurrency", 8))
 
     async def generate(self, requests: list[EngineRequest]) -> list[EngineResult]:
-        sem = asyncio.Semaphore(self._limit)
-
-        async def one(req: EngineRequest) -> EngineResult:
-            async with sem:
-                return await self.generate_one(req)
-
-        return list(await asyncio.gather(*(one(r) for r in requests)))
+        return await generate_bounded(self.generate_one, requests, self._limit)
 
     def response_format(self, schema: dict | None) -> dict | None:
         mode = self.params.get("response_format", "json_schema")
