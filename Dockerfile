@@ -14,6 +14,7 @@ COPY topics topics
 COPY shared shared
 COPY workers workers
 COPY services services
+COPY ladle ladle
 COPY benchmarks benchmarks
 COPY deploy deploy
 # Editable, so the code stays in /app beside deploy/: migrations, prompts, policies, use

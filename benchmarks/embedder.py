@@ -28,6 +28,7 @@ from rich.console import Console
 from benchmarks.common import figure
 from schemas import CatalogChange, CatalogEmbedded
 from shared.catalog_file import read_rows
+from shared.encoder import Encoder
 from shared.kafka import clients
 from shared.runtime import codec
 from shared.runtime.loop import Runtime
@@ -38,7 +39,6 @@ from workers.echo import EchoSettings, EchoWorker
 from workers.embedder import EmbedderSettings, create_worker
 from workers.embedder.apply import _item_payload, fields_hash
 from workers.embedder.collections import EdgeCollections, new_info
-from workers.embedder.model import Encoder
 from workers.embedder.text import TextTemplate, content_hash
 
 SAMPLE = REPO_ROOT / "deploy" / "catalog" / "sample_catalog.jsonl"

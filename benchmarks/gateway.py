@@ -112,7 +112,7 @@ def run(*, rates: list[int], seconds: float, console: Console) -> Iterator[dict]
         env = dict(os.environ, LADLE_GATEWAY_PORT=str(gw_port), LADLE_GATEWAY_CONFIG_FILE=str(tmp / "gateway.yaml"),
                    LADLE_GATEWAY_EMIT_EVENTS="false", LADLE_LOG_LEVEL="WARNING",
                    LADLE_DATA_DIR=str(tmp / "data"))  # its own spend ledger: a running gateway holds the default one  # fmt: skip
-        procs.append(subprocess.Popen([sys.executable, "-m", "shared.cli", "gateway", "serve"], env=env))
+        procs.append(subprocess.Popen([sys.executable, "-m", "ladle.cli", "gateway", "serve"], env=env))
         gateway = f"http://127.0.0.1:{gw_port}/v1"
         _wait(f"{gateway}/models")
 

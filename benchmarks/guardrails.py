@@ -103,7 +103,7 @@ def stream(settings: LadleSettings, data: list[tuple[str, bytes]], policy: str, 
                LADLE_DATA_DIR=str(s.data_dir), LADLE_GUARDRAILS_GROUP_ID=group, LADLE_GUARDRAILS_POLICY=policy,
                LADLE_LOG_FORMAT="json")  # fmt: skip
     proc = subprocess.Popen(
-        [sys.executable, "-m", "shared.cli", "guardrails", "worker"],
+        [sys.executable, "-m", "ladle.cli", "guardrails", "worker"],
         env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     lines: list[str] = []
@@ -144,8 +144,8 @@ def stream(settings: LadleSettings, data: list[tuple[str, bytes]], policy: str, 
 def run(
     settings: LadleSettings, results: int, fast_results: int, policy: str, fast_policy: str, console: Console
 ) -> Iterator[dict]:
-    from workers.guardrails.engine import Engine
-    from workers.guardrails.policy import load_policies
+    from shared.guardrails.engine import Engine
+    from shared.guardrails.policy import load_policies
     from workers.guardrails.settings import guardrails_settings
 
     clients.require_broker(settings)

@@ -22,13 +22,13 @@ from rich.console import Console
 from benchmarks.common import figure
 from schemas import LLMCall, Usage
 from shared.kafka import clients
+from shared.pricing import Pricing
 from shared.runtime import codec
 from shared.runtime.loop import Runtime
 from shared.settings import LadleSettings
 from topics import apply as topic_apply
 from topics.registry import Namespace
 from workers.sink.migrations import migrate
-from workers.sink.pricing import Pricing
 from workers.sink.reports import run_report
 from workers.sink.service import SinkWorkerSettings
 from workers.sink.settings import SinkSettings

@@ -29,9 +29,9 @@ from services.gateway.responses import OVERHEAD, error, ladle_headers, use_case_
 from services.gateway.router import AllFailed, Attempts, NoDeployment, Router
 from services.gateway.spend import SpendLedger
 from services.gateway.teams import Refused, Teams
+from shared.pricing import Pricing
 from shared.prompts.model import PromptError, render, resolve
 from shared.runtime.errors import UserError
-from workers.sink.pricing import Pricing
 
 log = structlog.get_logger(__name__)
 
@@ -51,7 +51,7 @@ class Gateway:
         if config.semantic_cache is not None:  # imported only when configured: the plain path stays light
             from services.gateway.encoder import shared_encoder
             from services.gateway.semantic import SemanticCache
-            from workers.embedder.model import slug
+            from shared.encoder import slug
 
             if data_dir is None:
                 raise UserError("semantic_cache needs the gateway's data folder (LADLE_DATA_DIR)")

@@ -1,4 +1,4 @@
-"""Guardrails on a route: the guardrails library (workers/guardrails) on an alias's requests
+"""Guardrails on a route: the guardrails library (shared/guardrails) on an alias's requests
 and answers, as gateway.yaml's `guardrails.aliases` says.
 
 A request's subject is its user messages (each one a named input text), an answer's is
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 from schemas import GuardrailVerdict
 from services.gateway.config import GuardrailsConfig, RouteGuardrails
+from shared.guardrails import Engine, Subject, load_policies
 from shared.runtime.errors import UserError
-from workers.guardrails import Engine, Subject, load_policies
 
 
 @dataclass

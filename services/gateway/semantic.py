@@ -35,7 +35,7 @@ from schemas.base import stable_id
 from services.gateway.cache import answer_fields, digest
 from services.gateway.config import SemanticCacheConfig
 from services.gateway.vectors import VectorIndex
-from shared.runtime.errors import FatalError
+from shared.qdrant_edge import edge, open_shard
 
 log = structlog.get_logger(__name__)
 
@@ -93,39 +93,17 @@ class Probe:
     score: float = 0.0
 
 
-def _edge():
-    try:
-        import qdrant_edge
-    except ImportError:
-        raise FatalError("the semantic cache needs Qdrant Edge: pip install qdrant-edge-py") from None
-    return qdrant_edge
-
-
 class SemanticCache:
     def __init__(self, config: SemanticCacheConfig, folder: Path, encoder, clock=time.time) -> None:
         self.config, self.encoder, self.clock = config, encoder, clock  # wall clock: entries outlive restarts
         self.serves = frozenset(config.aliases)
-        self._q = q = _edge()
+        self._q = edge()
         self._lock = threading.Lock()
         self.path = folder
-        try:
-            if folder.exists() and any(folder.iterdir()):
-                self.shard = q.EdgeShard.load(str(folder))
-            else:
-                folder.mkdir(parents=True, exist_ok=True)
-                self.shard = q.EdgeShard.create(str(folder), q.EdgeConfig(
-                    vectors={VECTOR: q.EdgeVectorParams(size=encoder.dim, distance=q.Distance.Cosine)},
-                    payload_memory=q.Memory.Cached,
-                ))  # fmt: skip
-                self.shard.update(q.UpdateOperation.create_field_index("scope", q.PayloadSchemaType.Keyword))
-                self.shard.update(q.UpdateOperation.create_field_index("created_at", q.PayloadSchemaType.Float))
-        except Exception as exc:  # noqa: BLE001 - the binding raises plain exceptions
-            if "WouldBlock" in str(exc) or "lock" in str(exc).lower():
-                raise FatalError(
-                    f"the semantic cache at {folder} is open in another process: another gateway uses this "
-                    "LADLE_DATA_DIR; stop it or give this one its own"
-                ) from None
-            raise FatalError(f"cannot open the semantic cache at {folder}: {exc}") from None
+        self.shard = open_shard(
+            folder, "the semantic cache", "another gateway uses this LADLE_DATA_DIR; stop it or give this one its own",
+            create={VECTOR: encoder.dim}, keyword_indexes=["scope"], float_indexes=["created_at"],
+        )  # fmt: skip
         self.index = VectorIndex(encoder.dim)
         self._load_index()
         self.size = self.count()

@@ -8,9 +8,9 @@ import uvicorn
 from services.gateway.app import Gateway, create_app
 from services.gateway.config import GatewayConfig, GatewaySettings
 from services.gateway.router import Router
+from shared.pricing import Pricing
 from shared.runtime.errors import FatalError, UserError
 from shared.settings import ladle_settings
-from workers.sink.pricing import Pricing
 
 log = structlog.get_logger(__name__)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from schemas import Usage
 from services.gateway.config import GatewayConfig, Team, hash_key
 from services.gateway.spend import SpendLedger
-from workers.sink.pricing import Pricing
+from shared.pricing import Pricing
 
 ANONYMOUS = Team(name="anonymous", key_sha256=[])
 DEFAULT_MAX_TOKENS = 512

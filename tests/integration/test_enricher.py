@@ -341,7 +341,7 @@ def test_an_interrupted_batch_run_resumes_without_repeating_done_items(
         # joins the module's Ray instead of starting one: the RAY_ADDRESS path, and faster
         "RAY_ADDRESS": ray.get_runtime_context().gcs_address,
     }
-    cmd = [sys.executable, "-m", "shared.cli", "enrich", str(items), "--task", "tag", "--out", str(out)]
+    cmd = [sys.executable, "-m", "ladle.cli", "enrich", str(items), "--task", "tag", "--out", str(out)]
 
     first = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 240

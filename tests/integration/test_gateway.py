@@ -15,9 +15,9 @@ from services.gateway.config import GatewayConfig, hash_key
 from services.gateway.events import CallEvents
 from services.gateway.router import Router
 from shared.kafka.broker import free_port
+from shared.pricing import Pricing
 from tests.integration.gateway_helpers import CuttingProxy, LlamaServer, Served
 from tests.integration.kafka_helpers import read_all
-from workers.sink.pricing import Pricing
 
 KEY, POOR_KEY = "team-a-key", "team-poor-key"
 

@@ -16,9 +16,9 @@ from services.gateway.app import Gateway, create_app
 from services.gateway.config import GatewayConfig
 from services.gateway.events import CallEvents
 from services.gateway.router import Router
+from shared.pricing import Pricing
 from tests.integration.gateway_helpers import CuttingProxy, LlamaServer, Served
 from tests.integration.kafka_helpers import read_all
-from workers.sink.pricing import Pricing
 
 PHONE = "Call me on (415) 555-0132 about my order"
 TOXIC = "you are a stupid fucking idiot"

@@ -15,9 +15,9 @@ from services.gateway.app import Gateway, create_app
 from services.gateway.config import GatewayConfig, hash_key
 from services.gateway.events import CallEvents
 from services.gateway.router import Router
+from shared.pricing import Pricing
 from tests.integration.gateway_helpers import LlamaServer, Served
 from tests.integration.kafka_helpers import read_all
-from workers.sink.pricing import Pricing
 
 KEY, OTHER_KEY = "team-a-key", "team-b-key"
 QUESTION = "Is the pad thai spicy?"

@@ -12,9 +12,9 @@ import pytest
 from services.gateway.app import Gateway, create_app
 from services.gateway.config import GatewayConfig, hash_key
 from services.gateway.router import Router
+from shared.pricing import Pricing
 from shared.runtime.errors import FatalError
 from tests.integration.gateway_helpers import LlamaServer, Served
-from workers.sink.pricing import Pricing
 
 KEY = "team-poor-key"
 BUDGET = 0.00005  # room for a few 8-token answers at gpt-4o-mini prices

@@ -39,7 +39,7 @@ def send(settings, results) -> None:
 def start_worker(env, group: str, **extra) -> subprocess.Popen:
     e = dict(env, LADLE_GUARDRAILS_GROUP_ID=group, **{k: str(v) for k, v in extra.items()})
     return subprocess.Popen(
-        [sys.executable, "-m", "shared.cli", "guardrails", "worker"],
+        [sys.executable, "-m", "ladle.cli", "guardrails", "worker"],
         env=e,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -10,7 +10,7 @@ from shared.prompts import PromptRegistry
 
 def ladle(env, *args):
     res = subprocess.run(
-        [sys.executable, "-m", "shared.cli", *args], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "ladle.cli", *args], env=env, capture_output=True, text=True, timeout=120
     )
     assert res.returncode == 0, res.stdout + res.stderr
     return res.stdout

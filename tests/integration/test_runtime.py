@@ -147,7 +147,7 @@ def _worker_proc(env, **extra):
     e = dict(env)
     e.update({k: str(v) for k, v in extra.items()})
     return subprocess.Popen(
-        [sys.executable, "-m", "shared.cli", "worker", "echo"], env=e, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        [sys.executable, "-m", "ladle.cli", "worker", "echo"], env=e, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
 
 

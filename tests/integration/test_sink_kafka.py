@@ -14,12 +14,12 @@ import pytest
 
 from schemas import LLMCall, Usage
 from shared.kafka.broker import free_port
+from shared.pricing import Pricing
 from shared.runtime import codec
 from shared.runtime.loop import Runtime
 from tests.integration.kafka_helpers import committed_lag, produce
 from tests.integration.test_sink_store import RAW_COUNTS, SAMPLE_AGGREGATES, aggregates, open_store, raw_counts
 from topics.registry import TOPICS, key_of
-from workers.sink.pricing import Pricing
 from workers.sink.sample import sample_events
 from workers.sink.service import SinkWorkerSettings
 from workers.sink.worker import ClickHouseSink
@@ -82,7 +82,7 @@ def calls(n: int, run: str) -> list[tuple[str, LLMCall]]:
 
 def ladle(env, *args):
     return subprocess.run(
-        [sys.executable, "-m", "shared.cli", *args], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "ladle.cli", *args], env=env, capture_output=True, text=True, timeout=120
     )
 
 
@@ -111,13 +111,13 @@ def test_sigkill_mid_stream_loses_nothing_counts_nothing_twice_and_sql_stays_rea
         return body["rows"][0][0]
 
     produce_events(settings, calls(30_000, "a"))
-    proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "worker", "sink"], env=e,
+    proc = subprocess.Popen([sys.executable, "-m", "ladle.cli", "worker", "sink"], env=e,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
     assert wait_for(lambda: count() >= 2000), "the sink landed something"
     proc.kill()  # SIGKILL: whatever was inserted but not committed is replayed
     proc.wait(10)
 
-    proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "worker", "sink"], env=e,
+    proc = subprocess.Popen([sys.executable, "-m", "ladle.cli", "worker", "sink"], env=e,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
     try:
         assert wait_for(lambda: committed_lag(settings, group, "llm.calls") == 0 and count() == 30_000, timeout=180)

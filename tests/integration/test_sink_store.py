@@ -15,10 +15,10 @@ from decimal import Decimal
 import pytest
 from clickhouse_connect.driver.exceptions import OperationalError
 
+from shared.pricing import Pricing
 from shared.runtime.errors import Backpressure, UserError
 from shared.runtime.worker import Record
 from workers.sink.migrations import MIGRATIONS_TABLE, migrate
-from workers.sink.pricing import Pricing
 from workers.sink.queries import QUESTIONS_BY_ID
 from workers.sink.readonly import run_readonly
 from workers.sink.reports import run_report

@@ -19,7 +19,7 @@ SAMPLE = REPO_ROOT / "deploy" / "catalog" / "sample_catalog.jsonl"
 
 def ladle(env, *args, check=True):
     res = subprocess.run(
-        [sys.executable, "-m", "shared.cli", *args], env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "ladle.cli", *args], env=env, capture_output=True, text=True, timeout=300
     )
     if check and res.returncode != 0:
         raise AssertionError(f"ladle {' '.join(args)} -> {res.returncode}\n{res.stdout}\n{res.stderr}")

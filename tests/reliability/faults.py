@@ -72,7 +72,7 @@ class LadleProcess:
         self.args = args
         with open(log, "ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "shared.cli", *args],
+                [sys.executable, "-m", "ladle.cli", *args],
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,

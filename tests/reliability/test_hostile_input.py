@@ -48,6 +48,7 @@ from schemas import (
 )
 from shared.kafka import clients
 from shared.kafka.broker import free_port
+from shared.pricing import Pricing
 from shared.runtime import codec
 from tests.integration.kafka_helpers import read_all, wait_for
 from tests.reliability.faults import LadleProcess, lag
@@ -56,7 +57,6 @@ from workers.embedder.settings import DEFAULT_TEMPLATE
 from workers.embedder.text import TextTemplate
 from workers.sink.costing import RowContext
 from workers.sink.inputs import sink_topics
-from workers.sink.pricing import Pricing
 from workers.sink.tables import CATALOG_EMBEDDED, TOPIC_TABLES
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]

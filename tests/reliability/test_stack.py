@@ -32,7 +32,7 @@ SAMPLE = REPO_ROOT / "deploy" / "catalog" / "sample_catalog.jsonl"
 
 
 def ladle(env: dict, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "shared.cli", *args], env=env, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "ladle.cli", *args], env=env, capture_output=True, text=True,
                           timeout=timeout, cwd=Path(env["LADLE_DATA_DIR"]).parent)  # fmt: skip
 
 

@@ -6,13 +6,13 @@ import json
 from collections.abc import Callable
 
 from schemas import CatalogChange, CatalogItem
+from shared.pricing import Pricing
+from shared.prompts.sources import FilePromptSource, resolve
 from shared.settings import REPO_ROOT
+from shared.taxonomy import Taxonomy
 from workers.enricher.engines.base import EngineRequest, EngineResult
-from workers.enricher.prompts import FilePromptSource, resolve
 from workers.enricher.settings import UseCase
 from workers.enricher.tagging import Tagger
-from workers.enricher.taxonomy import Taxonomy
-from workers.sink.pricing import Pricing
 
 GOOD = {
     "cuisine": "italian",

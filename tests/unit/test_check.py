@@ -8,6 +8,13 @@ import json
 
 import pytest
 
+from ladle.check.catalog import Catalog
+from ladle.check.clickhouse import Landed, compare_tables
+from ladle.check.enrichment import Enrichment, Result, compare_enrichment
+from ladle.check.guardrails import Guardrails, compare_guardrails
+from ladle.check.index import compare_index
+from ladle.check.report import CheckReport, StageReport
+from ladle.check.run import parse_stages
 from schemas import (
     CatalogChange,
     CatalogItem,
@@ -19,20 +26,12 @@ from schemas import (
     PromptRef,
     stable_id,
 )
-from shared.check.catalog import Catalog
-from shared.check.clickhouse import Landed, compare_tables
-from shared.check.enrichment import Enrichment, Result, compare_enrichment
-from shared.check.guardrails import Guardrails, compare_guardrails
-from shared.check.index import compare_index
-from shared.check.points import PointRow, page
-from shared.check.report import CheckReport, StageReport
-from shared.check.run import parse_stages
-from shared.check.texts import item_text
 from shared.runtime import codec
 from shared.runtime.errors import UserError
 from shared.runtime.worker import Record
 from tests.unit.enricher_fakes import tagger
-from workers.embedder.store import point_id
+from workers.embedder.store import PointRow, point_id
+from workers.enricher.tagging import item_text_for
 
 PROMPT = PromptRef(name="catalog-tagging", version=1)
 VARS = ["taxonomy", "name", "description", "category", "cuisine", "tags"]
@@ -131,7 +130,7 @@ def result(change: CatalogChange, *, version: int | None = None, model: str = "m
     return EnrichmentResult(
         item_id=change.item_id, item_version=change.version if version is None else version, task="tag",
         output={"cuisine": "thai"}, engine="llamacpp", model=model, prompt=PROMPT, attempts=attempts,
-        item_text=item_text(change, VARS) if text is None else text,
+        item_text=item_text_for(change, VARS) if text is None else text,
     )  # fmt: skip
 
 
@@ -195,7 +194,7 @@ def test_item_text_is_the_enrichers_and_equal_texts_are_what_it_skips():
     a, b, c = upsert("x", 1, price=9.0), upsert("x", 2, price=12.0), upsert("x", 3, "Another name")
     variables = list(t.prompt.version.variables)
     for change in (a, b, c):
-        assert item_text(change, variables) == t.job(change).item_text
+        assert item_text_for(change, variables) == t.job(change).item_text
     assert t.job(a).key == t.job(b).key, "a price change is already enriched: no new result for v2"
     assert t.job(a).key != t.job(c).key
 
@@ -284,7 +283,7 @@ def test_the_table_for_people_names_the_first_offenders_and_ends_with_the_summar
 
     from rich.console import Console
 
-    from shared.check.render import render
+    from ladle.check.render import render
 
     rep = StageReport("index", "embedder API http://127.0.0.1:8081", checked=10)
     for i in range(7):
@@ -330,7 +329,7 @@ def test_points_are_listed_page_by_page_with_tombstones_and_vectors(store):
     store.tombstone([("i3", {"item_id": "i3", "version": 9, "deleted": True})])
     rows, offset = [], None
     while True:
-        got, offset = page(store, offset, 3)
+        got, offset = store.points(offset, 3)
         assert len(got) <= 3
         rows += got
         if offset is None:

@@ -13,7 +13,7 @@ import yaml
 from pydantic_settings import BaseSettings
 from typer.testing import CliRunner
 
-from shared.cli.main import app
+from ladle.cli.main import app
 from shared.settings import REPO_ROOT
 
 RAW = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
@@ -89,7 +89,7 @@ def http_routes(command: tuple[str, ...]) -> set[str]:
 
         return {r.path for r in create_app(None).routes}
     if command == ("worker", "sink"):
-        from services.query_api import create_app
+        from workers.sink.api import create_app
 
         return {r.path for r in create_app(None).routes}
     if command == ("worker", "embedder"):

@@ -8,11 +8,11 @@ import types
 
 import pytest
 
+from shared.prompts.sources import FilePromptSource, resolve
 from shared.runtime.errors import UserError
 from shared.settings import REPO_ROOT
 from workers.enricher.engines import make_engine
 from workers.enricher.engines.base import EngineRequest, EngineSpec
-from workers.enricher.prompts import FilePromptSource, resolve
 from workers.enricher.settings import EnricherSettings, load_use_cases
 
 SCHEMA = {"type": "object", "properties": {"a": {"type": "string", "enum": ["x"]}}, "required": ["a"]}
@@ -26,7 +26,7 @@ REQ = EngineRequest(
 
 def test_importing_the_enricher_loads_no_engine_library_and_no_ray():
     code = (
-        "import sys, workers.enricher, workers.enricher.batch, shared.cli.enricher;"
+        "import sys, workers.enricher, workers.enricher.batch, ladle.cli.enricher;"
         "bad = [m for m in ('ray', 'vllm', 'llama_cpp', 'openai', 'anthropic', 'torch') if m in sys.modules];"
         "print(bad); sys.exit(1 if bad else 0)"
     )

@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.settings import REPO_ROOT
+from shared.taxonomy import Taxonomy
 from tests.unit.enricher_fakes import GOOD
 from workers.enricher.parse import MalformedOutput, close_truncated, extract_json, parse_output
-from workers.enricher.taxonomy import Taxonomy
 
 TAX = Taxonomy.load(REPO_ROOT / "deploy" / "enricher" / "taxonomy.yaml")
 

@@ -6,9 +6,9 @@ import pytest
 import yaml
 
 from schemas import PromptState, PromptVersion
+from shared.prompts.sources import FilePromptSource, Prompt, resolve
 from shared.runtime.errors import UserError
 from shared.settings import REPO_ROOT
-from workers.enricher.prompts import FilePromptSource, Prompt, resolve
 
 
 def write(folder, name="p", labels=None, versions=None):
@@ -59,10 +59,10 @@ def test_render_needs_every_declared_variable():
 
 
 def test_the_tagger_refuses_a_prompt_with_variables_it_cannot_fill():
+    from shared.pricing import Pricing
+    from shared.taxonomy import Taxonomy
     from tests.unit.enricher_fakes import use_case
     from workers.enricher.tagging import Tagger
-    from workers.enricher.taxonomy import Taxonomy
-    from workers.sink.pricing import Pricing
 
     uc = use_case()
     prompt = Prompt("p", PromptVersion(version=4, variables=["name", "calories"], template="{name} {calories}"))

@@ -7,8 +7,8 @@ import pytest
 
 from shared.runtime.errors import UserError
 from shared.settings import REPO_ROOT
+from shared.taxonomy import Taxonomy
 from tests.unit.enricher_fakes import GOOD
-from workers.enricher.taxonomy import Taxonomy
 
 TAX = Taxonomy.load(REPO_ROOT / "deploy" / "enricher" / "taxonomy.yaml")
 

@@ -250,7 +250,7 @@ def test_an_unknown_guardrails_policy_is_refused_at_start_up():
 
 
 def test_the_shipped_gateway_config_names_real_policies_and_models():
-    from workers.guardrails import load_policies
+    from shared.guardrails import load_policies
 
     cfg = GatewayConfig.load(REPO_ROOT / "deploy" / "gateway" / "gateway.yaml")
     known = set(load_policies().file.policies)
@@ -300,7 +300,7 @@ def test_ladle_embeddings_refuse_what_they_cannot_serve(body, message):
 
 def test_a_semantic_cache_without_a_data_folder_is_refused():
     from services.gateway.app import Gateway
-    from workers.sink.pricing import Pricing
+    from shared.pricing import Pricing
 
     cfg = GatewayConfig.model_validate(base_config(semantic_cache={"aliases": ["fast"]}))
     with pytest.raises(UserError, match="semantic_cache needs the gateway's data folder"):

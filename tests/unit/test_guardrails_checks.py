@@ -6,21 +6,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workers.guardrails.checks import pii_rules
-from workers.guardrails.checks.injection import InjectionCheck, InjectionConfig, score
-from workers.guardrails.checks.pii import PIICheck, PIIConfig
-from workers.guardrails.checks.schema import SchemaCheck, SchemaConfig
-from workers.guardrails.checks.size import SizeCheck, SizeConfig
-from workers.guardrails.checks.taxonomy import TaxonomyCheck, TaxonomyConfig
-from workers.guardrails.context import Context
-from workers.guardrails.subject import Subject
-from workers.guardrails.taxonomy import TagField, Taxonomy
+from shared.guardrails.checks import pii_rules
+from shared.guardrails.checks.injection import InjectionCheck, InjectionConfig, score
+from shared.guardrails.checks.pii import PIICheck, PIIConfig
+from shared.guardrails.checks.schema import SchemaCheck, SchemaConfig
+from shared.guardrails.checks.size import SizeCheck, SizeConfig
+from shared.guardrails.checks.taxonomy import TaxonomyCheck, TaxonomyConfig
+from shared.guardrails.context import Context
+from shared.guardrails.subject import Subject
+from shared.taxonomy import TagField, Taxonomy
 
 TAX = Taxonomy(
-    "t1",
-    {
-        "cuisine": TagField("cuisine", "one", frozenset({"italian", "thai", "none"})),
-        "dietary": TagField("dietary", "many", frozenset({"vegan", "vegetarian"}), max_items=2),
+    version="t1",
+    fields={
+        "cuisine": TagField(kind="one", values=["italian", "thai", "none"]),
+        "dietary": TagField(kind="many", values=["vegan", "vegetarian"], max_items=2),
     },
 )
 CTX = Context(taxonomy=TAX)

@@ -6,7 +6,7 @@ import json
 
 from typer.testing import CliRunner
 
-from shared.cli.main import app
+from ladle.cli.main import app
 
 runner = CliRunner()
 

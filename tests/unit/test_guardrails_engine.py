@@ -7,11 +7,11 @@ import json
 
 import pytest
 
+from ladle.eval.guardrails import for_tuning
 from schemas import CheckOutcome, DeadLetter, EnrichmentResult, GuardedResult, GuardrailVerdict
+from shared.guardrails import Engine, load_policies
 from shared.runtime import codec
 from topics.registry import Namespace
-from workers.guardrails import Engine, load_policies
-from workers.guardrails.evaluate import for_tuning
 from workers.guardrails.processor import Processor, RawMessage
 
 GOOD = {"cuisine": "thai", "dish_type": "curry", "dietary": [], "allergens": [], "flavour": ["spicy"]}

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from workers.guardrails import Engine, load_policies
-from workers.guardrails.subject import Subject
+from shared.guardrails import Engine, load_policies
+from shared.guardrails.subject import Subject
 
 OUT = {"cuisine": "thai", "dish_type": "curry", "dietary": [], "allergens": [], "flavour": ["spicy"]}
 TEXT = "Green Curry\nChicken simmered in green curry paste and coconut milk with Thai basil\ncurries\nthai\nspicy"

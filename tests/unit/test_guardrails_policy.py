@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from shared.guardrails.policy import DEFAULT_FILE, load_policies
 from shared.runtime.errors import UserError
-from workers.guardrails.policy import DEFAULT_FILE, load_policies
 
 REPO = Path(__file__).resolve().parents[2]
 

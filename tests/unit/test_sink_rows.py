@@ -10,11 +10,11 @@ import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
 from schemas import DeadLetter, LLMCall, PromptRef, Usage
+from shared.pricing import Pricing
 from shared.runtime.errors import Backpressure, BadMessage, FatalError
 from shared.runtime.worker import Record
 from workers.sink import costing, rows, tables
 from workers.sink.inputs import sink_topics
-from workers.sink.pricing import Pricing
 from workers.sink.sample import sample_events
 from workers.sink.worker import ClickHouseSink
 

@@ -2,9 +2,9 @@
 
 import pytest
 
+from ladle.stack.services import BY_NAME, SERVICES, select
+from ladle.stack.supervisor import counter_total
 from shared.runtime.errors import UserError
-from shared.stack.services import BY_NAME, SERVICES, select
-from shared.stack.supervisor import counter_total
 
 
 def test_start_order_puts_the_sink_first_and_the_gateway_last():
@@ -36,14 +36,14 @@ def test_ports_come_from_the_same_variables_the_services_read():
 def test_every_ladle_service_command_is_a_real_cli_command():
     from typer.testing import CliRunner
 
-    from shared.cli.main import app
+    from ladle.cli.main import app
 
     for svc in SERVICES:
         argv = svc.argv({})
         if svc.name == "llm":
             assert argv[1:3] == ["-m", "llama_cpp.server"] and argv[argv.index("--model") + 1].endswith(".gguf")
             continue
-        assert argv[1:3] == ["-m", "shared.cli"]
+        assert argv[1:3] == ["-m", "ladle.cli"]
         res = CliRunner().invoke(app, [*argv[3:], "--help"])
         assert res.exit_code == 0, f"{svc.name}: {argv[3:]}: {res.output}"
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import structlog
 
+from shared.encoder import Encoder
 from shared.runtime.errors import FatalError, LadleError
 from shared.settings import LadleSettings, ladle_settings
 from workers.embedder.apply import Index
 from workers.embedder.collections import Collections, collections_for, new_info
-from workers.embedder.model import Encoder
 from workers.embedder.settings import EmbedderSettings
 from workers.embedder.text import TextTemplate
 from workers.embedder.worker import EmbedderWorker
@@ -32,7 +32,7 @@ def open_index(settings: EmbedderSettings, collections: Collections, encoder: En
     template = TextTemplate(settings.text_template)
     info = collections.current()
     if info is None:
-        encoder = encoder or Encoder.load(settings.model, settings.device, settings.encode_batch_size)
+        encoder = encoder or settings.load_encoder()
         info = new_info(settings.collection, settings.model, encoder.dim)
         store = collections.create(info)
         collections.switch(info)
@@ -47,7 +47,7 @@ def open_index(settings: EmbedderSettings, collections: Collections, encoder: En
             hint="the index keeps its model; run `ladle reindex --model NAME` to change it",
         )
     if encoder is None or encoder.name != info.model:
-        encoder = Encoder.load(info.model, settings.device, settings.encode_batch_size)
+        encoder = settings.load_encoder(info.model)
     store = collections.open(info)
     log.info("index.opened", collection=info.name, model=info.model, points=store.count(), backend=collections.kind)
     return Index(info, store, encoder, template)

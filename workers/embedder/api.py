@@ -81,11 +81,9 @@ def create_app(worker, ladle: LadleSettings, settings: EmbedderSettings) -> Fast
         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     ) -> dict:
         """Read-only: one page of points (id, item_id, version, tombstone, has a vector), for `ladle check`."""
-        from shared.check.points import page
-
         with worker.reading() as index:
             try:
-                rows, nxt = page(index.store, offset, limit)
+                rows, nxt = index.store.points(offset, limit)
             except ValueError:
                 raise HTTPException(400, f"offset {offset!r} is not a point id") from None
             return {"collection": index.info.name, "points": [r.to_json() for r in rows], "next_offset": nxt}

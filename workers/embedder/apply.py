@@ -23,10 +23,10 @@ from typing import Any
 
 from schemas import CatalogChange, CatalogEmbedded, CatalogItem
 from schemas.base import utcnow
+from shared.encoder import Encoder
 from shared.runtime.errors import Backpressure, FatalError
 from workers.embedder import metrics
 from workers.embedder.collections import CollectionInfo
-from workers.embedder.model import Encoder
 from workers.embedder.store import Stored, VectorStore, fast_stable_id
 from workers.embedder.text import EmptyText, TextTemplate, content_hash
 

@@ -19,8 +19,8 @@ from typing import Any, Protocol
 
 import structlog
 
+from shared.encoder import slug
 from shared.runtime.errors import FatalError, UserError
-from workers.embedder.model import slug
 from workers.embedder.settings import EmbedderSettings
 from workers.embedder.store import EdgeStore, QdrantServerStore, VectorStore
 

@@ -34,3 +34,9 @@ SEARCH_SECONDS = Histogram(
     "Wall time of one search: encode the query, query the index",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
+
+
+def observe_encode(texts: int, seconds: float) -> None:
+    """The embedder's view of one model call (``Encoder(observe=...)``)."""
+    MODEL_SECONDS.observe(seconds)
+    ENCODE_BATCH.observe(texts)

@@ -15,21 +15,19 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import structlog
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from shared.kafka import clients
+from shared.encoder import Encoder
+from shared.kafka import read
 from shared.runtime import codec
 from shared.runtime.errors import BadMessage, FatalError, LadleError
 from shared.settings import LadleSettings
 from topics.registry import TOPICS, Namespace
 from workers.embedder.apply import Index, apply_changes
 from workers.embedder.collections import Collections, build_stamp, new_info
-from workers.embedder.model import Encoder
 from workers.embedder.settings import EmbedderSettings
 from workers.embedder.text import TextTemplate
 
@@ -77,8 +75,7 @@ class Reindexer:
         self._encoder = encoder
         self._on_progress = on_progress or (lambda s: None)
         self._cancel = threading.Event()
-        self._consumer: Consumer | None = None
-        self._next: dict[int, int] = {}
+        self._reader: read.TopicReader | None = None
         self._topic = Namespace(ladle.topic_prefix).physical(settings.input_topic)
         self._spec = TOPICS[settings.input_topic]
 
@@ -92,7 +89,7 @@ class Reindexer:
         s = self.settings
         self.state.phase = "loading_model"
         self._on_progress(self.state)
-        encoder = self._encoder or Encoder.load(self.state.model, s.device, s.encode_batch_size)
+        encoder = self._encoder or s.load_encoder(self.state.model)
         info = new_info(s.collection, self.state.model, encoder.dim, build_stamp())
         self.state.collection = info.name
         index = Index(info, self.collections.create(info), encoder, TextTemplate(s.text_template))
@@ -125,58 +122,44 @@ class Reindexer:
     # -- reading the topic -----------------------------------------------------
 
     def _open_consumer(self) -> None:
-        clients.require_broker(self.ladle)
-        group = f"ladle.embedder.reindex.{uuid.uuid4().hex[:8]}"  # never commits; the name only shows in logs
-        c = clients.consumer(self.ladle, group, **{"enable.partition.eof": False})
-        meta = c.list_topics(self._topic, timeout=10).topics.get(self._topic)
-        if meta is None or meta.error is not None or not meta.partitions:
-            c.close()
-            raise FatalError(f"topic {self._topic} not found; run `ladle topics apply`")
-        c.assign([TopicPartition(self._topic, p, OFFSET_BEGINNING) for p in meta.partitions])
-        self._consumer = c
-        self._next = {}
-        for p in meta.partitions:
-            low, _ = c.get_watermark_offsets(TopicPartition(self._topic, p), timeout=10)
-            self._next[p] = low
+        try:
+            self._reader = read.TopicReader(read.reader(self.ladle, "embedder-reindex"), [self._topic])
+        except read.MissingTopic:
+            raise FatalError(f"topic {self._topic} not found; run `ladle topics apply`") from None
 
     def _close_consumer(self) -> None:
-        if self._consumer is not None:
-            self._consumer.close()
-            self._consumer = None
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
 
     def _catch_up(self, index: Index) -> None:
-        c = self._consumer
-        assert c is not None
-        target = {p: c.get_watermark_offsets(TopicPartition(self._topic, p), timeout=10)[1] for p in self._next}
-        self.state.total = self.state.processed + sum(max(0, target[p] - self._next[p]) for p in target)
+        r = self._reader
+        assert r is not None
+        ends = r.ends()
+        self.state.total = self.state.processed + r.remaining(ends)
         self._on_progress(self.state)
-        batch_size = self.settings.max_batch_size
-        while any(self._next[p] < target[p] for p in target):
-            if self._cancel.is_set():
-                raise LadleError("reindex cancelled")
-            msgs = c.consume(num_messages=batch_size, timeout=0.5)
-            if not msgs:
-                for tp in c.position([TopicPartition(self._topic, p) for p in target]):
-                    if tp.offset >= 0:  # past transaction markers and compacted gaps
-                        self._next[tp.partition] = max(self._next[tp.partition], tp.offset)
-                continue
+
+        def apply(msgs) -> None:
             items = []
             for m in msgs:
-                if m.error() is not None:
-                    continue
-                self._next[m.partition()] = m.offset() + 1
                 try:
-                    r = codec.decode(
+                    rec = codec.decode(
                         self._spec, self.settings.input_topic, m.partition(), m.offset(), m.key(), m.value()
                     )
                 except BadMessage:
                     self.state.invalid += 1
                     continue
-                items.append((r.value, r))
+                items.append((rec.value, rec))
             res = apply_changes(items, index)
             self.state.processed += len(msgs)
             self.state.embedded += res.embedded
             self._on_progress(self.state)
+
+        try:
+            r.read_to_end(apply, ends, batch_size=self.settings.max_batch_size, stall_s=None,
+                          cancelled=self._cancel.is_set)  # fmt: skip
+        except read.ReadCancelled:
+            raise LadleError("reindex cancelled") from None
 
 
 def run_standalone(reindexer: Reindexer) -> ReindexState:

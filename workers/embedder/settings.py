@@ -57,9 +57,13 @@ class EmbedderSettings(WorkerSettings):
     qdrant_timeout_s: float = Field(default=30.0, description="Per-request timeout of the Qdrant server.")
     api_port: int = Field(default=8081, description="Search API (/search, /health, /reindex); 0 disables it.")
     api_host: str = Field(default="127.0.0.1", description="0.0.0.0 in containers.")
-    reindex_hold_s: float = Field(
-        default=120.0, description="Longest the final catch-up of a reindex may hold the live stream."
-    )
+
+    def load_encoder(self, model: str | None = None):
+        """The encoder for ``model`` (default: this setting's), reporting to the embedder's metrics."""
+        from shared.encoder import Encoder
+        from workers.embedder.metrics import observe_encode
+
+        return Encoder.load(model or self.model, self.device, self.encode_batch_size, observe_encode)
 
 
 def embedder_settings() -> EmbedderSettings:

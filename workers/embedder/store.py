@@ -12,19 +12,22 @@ bring the item back; searches only see points that have a vector.
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
 from schemas.base import LADLE_NAMESPACE
+from shared.qdrant_edge import edge, open_shard
 from shared.runtime.errors import Backpressure, FatalError
 
 VECTOR = "dense"
 STATE_FIELDS = ["item_id", "version", "content_hash", "fields_hash", "deleted", "embedded_at", "embedded_version"]
 KEYWORD_INDEXES = ("store_id", "category")
 FLOAT_INDEXES = ("price",)
+HELD_BY = "the embedder service owns it; use its API, or stop it first"
 
 
 def fast_stable_id(*parts: object) -> str:
@@ -101,6 +104,51 @@ class StoredPoint:
     vector: list[float] | None  # None for a tombstone
 
 
+@dataclass(slots=True)
+class PointRow:
+    """One point as reconciliation lists it: id, item, version, tombstone, whether it has a vector."""
+
+    id: str
+    item_id: str | None
+    version: int | None
+    deleted: bool
+    vector: bool
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+POINT_FIELDS = ["item_id", "version", "deleted"]
+MAX_PAGE = 10_000
+
+
+def parse_offset(offset: str | None) -> Any:
+    """A page offset as a store wants it: a point id is a UUID (ours) or an integer."""
+    if offset is None or offset == "":
+        return None
+    try:
+        return uuid.UUID(offset)
+    except ValueError:
+        return int(offset)
+
+
+def _point_rows(records, with_vector: set[str]) -> list[PointRow]:
+    rows = []
+    for r in records:
+        p = r.payload or {}
+        v = p.get("version")
+        rows.append(
+            PointRow(
+                id=str(r.id),
+                item_id=p.get("item_id"),
+                version=int(v) if isinstance(v, int | float) else None,
+                deleted=bool(p.get("deleted", False)),
+                vector=str(r.id) in with_vector,
+            )
+        )
+    return rows
+
+
 class VectorStore(Protocol):
     collection: str
     dim: int
@@ -131,6 +179,11 @@ class VectorStore(Protocol):
         """Points with a vector: the searchable items."""
         ...
 
+    def points(self, offset: str | None, limit: int) -> tuple[list[PointRow], str | None]:
+        """One page of every point (tombstones too), without copying vectors out; the next
+        page's offset, or None at the end."""
+        ...
+
     def flush(self) -> None: ...
 
     def optimize(self) -> None:
@@ -141,14 +194,6 @@ class VectorStore(Protocol):
 
 
 # -- Qdrant Edge ----------------------------------------------------------------
-
-
-def _edge():
-    try:
-        import qdrant_edge
-    except ImportError:
-        raise FatalError("Qdrant Edge is not installed: pip install qdrant-edge-py") from None
-    return qdrant_edge
 
 
 class EdgeStore:
@@ -166,7 +211,7 @@ class EdgeStore:
         self.path = path
         self.collection = collection
         self.dim = dim
-        self._q = _edge()
+        self._q = edge()
         self._state_selector = self._q.PayloadSelector.Include(STATE_FIELDS)
         self._closed = False
         self._cache_limit = state_cache_items
@@ -200,16 +245,10 @@ class EdgeStore:
 
     @classmethod
     def create(cls, path: Path, collection: str, dim: int) -> EdgeStore:
-        q = _edge()
-        config = q.EdgeConfig(
-            vectors={VECTOR: q.EdgeVectorParams(size=dim, distance=q.Distance.Cosine)},
-            payload_memory=q.Memory.Cached,
-        )
-        shard = q.EdgeShard.create(str(path), config)
-        for field in KEYWORD_INDEXES:
-            shard.update(q.UpdateOperation.create_field_index(field, q.PayloadSchemaType.Keyword))
-        for field in FLOAT_INDEXES:
-            shard.update(q.UpdateOperation.create_field_index(field, q.PayloadSchemaType.Float))
+        shard = open_shard(
+            path, "the index", HELD_BY, create={VECTOR: dim}, keyword_indexes=KEYWORD_INDEXES,
+            float_indexes=FLOAT_INDEXES,
+        )  # fmt: skip
         shard.flush()
         store = cls(shard, path, collection, dim)
         store._complete = True  # empty
@@ -217,16 +256,7 @@ class EdgeStore:
 
     @classmethod
     def open(cls, path: Path, collection: str, dim: int, *, load_states: bool = True) -> EdgeStore:
-        q = _edge()
-        try:
-            shard = q.EdgeShard.load(str(path))
-        except Exception as exc:  # noqa: BLE001 - the binding raises plain exceptions
-            if "WouldBlock" in str(exc) or "lock" in str(exc).lower():
-                raise FatalError(
-                    f"the index at {path} is open in another process (the embedder service owns it); "
-                    "use its API, or stop it first"
-                ) from None
-            raise FatalError(f"cannot open the index at {path}: {exc}") from None
+        shard = open_shard(path, "the index", HELD_BY)
         store = cls(shard, path, collection, dim)
         if load_states:  # a writer wants them; a reader (search) does not
             store._load_states()
@@ -306,6 +336,22 @@ class EdgeStore:
     def count(self) -> int:
         q = self._q
         return self.shard.count(q.CountRequest(exact=True, filter=q.Filter(must=[q.HasVectorCondition(VECTOR)])))
+
+    def points(self, offset: str | None, limit: int) -> tuple[list[PointRow], str | None]:
+        # Two scrolls: the points with their state fields, then which of those ids have a vector
+        # (a filter, so no vector is copied out).
+        q = self._q
+        recs, nxt = self.shard.scroll(q.ScrollRequest(
+            offset=parse_offset(offset), limit=max(1, min(int(limit), MAX_PAGE)),
+            with_payload=q.PayloadSelector.Include(POINT_FIELDS), with_vector=False,
+        ))  # fmt: skip
+        has = []
+        if recs:
+            flt = q.Filter(must=[q.HasIdCondition({r.id for r in recs}), q.HasVectorCondition(VECTOR)])
+            has, _ = self.shard.scroll(
+                q.ScrollRequest(limit=len(recs), filter=flt, with_payload=False, with_vector=False)
+            )
+        return _point_rows(recs, {str(r.id) for r in has}), None if nxt is None else str(nxt)
 
     def flush(self) -> None:
         self.shard.flush()
@@ -440,6 +486,23 @@ class QdrantServerStore:
         m = self._m
         flt = m.Filter(must=[m.HasVectorCondition(has_vector=VECTOR)])
         return self._call(self.client.count, self.collection, count_filter=flt, exact=True).count
+
+    def points(self, offset: str | None, limit: int) -> tuple[list[PointRow], str | None]:
+        m = self._m
+        recs, nxt = self._call(
+            self.client.scroll, self.collection, limit=max(1, min(int(limit), MAX_PAGE)),
+            offset=parse_offset(offset), with_payload=POINT_FIELDS, with_vectors=False,
+        )  # fmt: skip
+        has = []
+        if recs:
+            flt = m.Filter(
+                must=[m.HasIdCondition(has_id=[r.id for r in recs]), m.HasVectorCondition(has_vector=VECTOR)]
+            )
+            has, _ = self._call(
+                self.client.scroll, self.collection, scroll_filter=flt, limit=len(recs), with_payload=False,
+                with_vectors=False,
+            )  # fmt: skip
+        return _point_rows(recs, {str(r.id) for r in has}), None if nxt is None else str(nxt)
 
     def flush(self) -> None:
         pass  # wait=True: every write was applied by the server before it returned

@@ -10,33 +10,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from shared.prompts.sources import Prompt, prompt_source, resolve
 from shared.settings import LadleSettings, ladle_settings
-from workers.enricher.prompts import FilePromptSource, Prompt, resolve
+from shared.taxonomy import Taxonomy
 from workers.enricher.settings import EnricherSettings, UseCase
 from workers.enricher.state import DoneState
 from workers.enricher.tagging import Tagger
-from workers.enricher.taxonomy import Taxonomy
 from workers.enricher.worker import Engines, EnricherWorker
 
 __all__ = ["EnricherSettings", "EnricherWorker", "build", "create_worker", "make_pool", "make_tagger"]
 
 
 def load_prompt(settings: EnricherSettings, uc: UseCase, ladle: LadleSettings) -> Prompt:
-    if settings.prompt_source == "file":
-        source = FilePromptSource(settings.prompts_dir)
-    else:
-        from workers.enricher.topic_prompts import TopicPromptSource, TopicThenFile
-
-        source = (
-            TopicPromptSource(ladle)
-            if settings.prompt_source == "topic"
-            else TopicThenFile(ladle, settings.prompts_dir)
-        )
+    source = prompt_source(settings.prompt_source, settings.prompts_dir, ladle)
     return resolve(source, uc.prompt, version=uc.prompt_version, label=uc.prompt_label)
 
 
 def make_tagger(settings: EnricherSettings, uc: UseCase, ladle: LadleSettings, *, mode: str = "stream") -> Tagger:
-    from workers.sink.pricing import Pricing
+    from shared.pricing import Pricing
 
     return Tagger(
         uc,

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 
 from schemas import EnrichmentResult, LLMCall, Usage, stable_id
+from shared.pricing import Pricing
+from shared.prompts.sources import Prompt
 from workers.enricher import metrics
 from workers.enricher.engines.base import EngineRequest
 from workers.enricher.jobs import Attempt, Job
-from workers.enricher.prompts import Prompt
 from workers.enricher.settings import UseCase
-from workers.sink.pricing import Pricing
 
 
 class EventFactory:

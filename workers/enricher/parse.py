@@ -12,7 +12,7 @@ import json
 import re
 
 from shared.runtime.errors import BadMessage
-from workers.enricher.taxonomy import Taxonomy
+from shared.taxonomy import Taxonomy
 
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)(?:```|$)", re.S)
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")

@@ -14,16 +14,16 @@ import json
 from collections.abc import Callable
 
 from schemas import CatalogChange, stable_id
+from shared.pricing import Pricing
+from shared.prompts.sources import Prompt
 from shared.runtime.errors import UserError
+from shared.taxonomy import Taxonomy
 from workers.enricher import metrics
 from workers.enricher.engines.base import EngineRequest, EngineResult
 from workers.enricher.events import EventFactory
 from workers.enricher.jobs import Attempt, EngineError, Job, Outcome
 from workers.enricher.parse import MalformedOutput, parse_output
-from workers.enricher.prompts import Prompt
 from workers.enricher.settings import UseCase
-from workers.enricher.taxonomy import Taxonomy
-from workers.sink.pricing import Pricing
 
 CallEngine = Callable[[list[EngineRequest]], list[EngineResult]]
 RETRY_NOTE = "That reply was invalid: {error}. Reply again with only the JSON object, using only the allowed values."
@@ -32,6 +32,28 @@ __all__ = ["Attempt", "EngineError", "Job", "Outcome", "Tagger"]
 VARIABLES = frozenset(
     {"taxonomy", "name", "description", "category", "cuisine", "tags", "store_id", "price", "attributes"}
 )
+
+
+def item_variables(change: CatalogChange) -> dict[str, str]:
+    """The item's prompt variables (all but ``taxonomy``), as the merchant wrote the item."""
+    item = change.item
+    return {
+        "name": item.name,
+        "description": item.description or "-",
+        "category": item.category or "-",
+        "cuisine": item.cuisine or "-",
+        "tags": ", ".join(item.tags) or "-",
+        "store_id": item.store_id,
+        "price": f"{item.price} {item.currency}",
+        "attributes": ", ".join(f"{k}={v}" for k, v in sorted(item.attributes.items())) or "-",
+    }
+
+
+def item_text_for(change: CatalogChange, variables: list[str]) -> str:
+    """What a prompt with these variables shows of the item (``EnrichmentResult.item_text``): the
+    enricher skips a change whose text is unchanged, and `ladle check` matches results by it."""
+    values = item_variables(change)
+    return "\n".join(values[v] for v in variables if v != "taxonomy")
 
 
 class Tagger:
@@ -65,18 +87,7 @@ class Tagger:
     # -- items -> jobs -------------------------------------------------------
 
     def variables(self, change: CatalogChange) -> dict[str, str]:
-        item = change.item
-        return {
-            "taxonomy": self._described,
-            "name": item.name,
-            "description": item.description or "-",
-            "category": item.category or "-",
-            "cuisine": item.cuisine or "-",
-            "tags": ", ".join(item.tags) or "-",
-            "store_id": item.store_id,
-            "price": f"{item.price} {item.currency}",
-            "attributes": ", ".join(f"{k}={v}" for k, v in sorted(item.attributes.items())) or "-",
-        }
+        return {"taxonomy": self._described, **item_variables(change)}
 
     def job(self, change: CatalogChange, ref: object = None) -> Job | None:
         """The job for one change; None for a delete (nothing to tag)."""
@@ -90,7 +101,7 @@ class Tagger:
         key = stable_id(
             "enricher.done", change.item_id, self.use_case.task, f"{p.name}@{p.version}", self.use_case.model, content
         )
-        item_text = "\n".join(variables[v] for v in self.prompt.version.variables if v != "taxonomy")
+        item_text = item_text_for(change, self.prompt.version.variables)
         return Job(change, ref, messages, key, item_text)
 
     def request(self, job: Job) -> EngineRequest:

@@ -175,7 +175,7 @@ def _count(stats: dict, n: int, outgoing: list, seconds: float, every: float) ->
 
 
 def _warm_subject():
-    from workers.guardrails.subject import Subject
+    from shared.guardrails.subject import Subject
 
     return Subject(
         id="warm-up",
@@ -193,8 +193,8 @@ def run_worker(settings: LadleSettings, gs: GuardrailsSettings) -> None:
     import faust
 
     from shared import metrics
-    from workers.guardrails.engine import Engine
-    from workers.guardrails.policy import load_policies
+    from shared.guardrails.engine import Engine
+    from shared.guardrails.policy import load_policies
 
     engine = Engine(load_policies(gs.policy_file), threads=gs.threads)
     names = (

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import structlog
 
 from schemas import EnrichmentResult
+from shared.guardrails.engine import Engine
+from shared.guardrails.subject import Subject
 from shared.runtime import codec
 from shared.runtime.errors import BadMessage
 from topics.registry import DLQ_SUFFIX, TOPICS, Namespace
-from workers.guardrails.engine import Engine
-from workers.guardrails.subject import Subject
 
 SOURCE = "enrichment.results"
 ROUTE_TOPICS = {"accepted": "enrichment.accepted", "review": "enrichment.review", "rejected": "enrichment.rejected"}

@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from workers.guardrails.policy import DEFAULT_FILE
+from shared.guardrails.policy import DEFAULT_FILE
 
 
 class GuardrailsSettings(BaseSettings):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from schemas import Usage
-from workers.sink.pricing import Pricing
+from shared.pricing import Pricing
 
 CACHE_HITS = frozenset({"exact_hit", "semantic_hit"})
 

@@ -23,7 +23,7 @@ def build() -> tuple[ClickHouseSink, SinkWorkerSettings]:
     ws = SinkWorkerSettings()
     sink = ClickHouseSink.from_settings()
     if ws.api_port:
-        from services.query_api import serve_in_thread
+        from workers.sink.api import serve_in_thread
 
         sink.api = serve_in_thread(sink.store, ws.api_addr, ws.api_port)
     return sink, ws

@@ -13,6 +13,7 @@ import time
 import structlog
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
+from shared.pricing import Pricing
 from shared.runtime.errors import BadMessage
 from shared.runtime.worker import BatchResult, Failed, Record
 from workers.sink.costing import RowContext
@@ -21,7 +22,6 @@ from workers.sink.inputs import sink_topics
 from workers.sink.landing import Lander
 from workers.sink.migrations import migrate
 from workers.sink.pending import PendingTable
-from workers.sink.pricing import Pricing
 from workers.sink.settings import SinkSettings, sink_settings
 from workers.sink.store import ClickHouseStore
 from workers.sink.tables import TableSpec, table_for

@@ -1,0 +1,3 @@
+from ladle.cli.main import main
+
+main()

@@ -1,0 +1,205 @@
+"""`ladle demo` (and `make demo`): the whole platform end to end on this machine.
+
+`ladle up` (broker, topics, migrations, every service under the supervisor),
+the sample catalog into catalog.changes, progress until every item is
+embedded, enriched, guarded and landed in ClickHouse, then a summary, a
+search, an analyst query and the HTML report. The stack keeps running.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from ladle.cli.produce import produce_catalog
+from ladle.stack import control
+from ladle.stack.services import BY_NAME
+from shared.runtime.errors import FatalError
+from shared.settings import REPO_ROOT, LadleSettings, ladle_settings
+from workers.embedder.client import running
+from workers.sink.client import query_api
+
+SAMPLE = REPO_ROOT / "deploy" / "catalog" / "sample_catalog.jsonl"
+STAGES = ("catalog_embedded", "enrichment_results", "guarded_results")
+
+
+def sql(query: str, params: dict | None = None) -> list[dict]:
+    """Rows from the sink's read-only SQL API (the sink owns the embedded store)."""
+    rows = query_api("/query", json={"sql": query, "parameters": params or {}})
+    if rows is None:
+        raise FatalError("the sink's query API does not answer; see `ladle status` and `ladle logs sink`")
+    return rows.dicts()
+
+
+def sample_items(path: Path, limit: int | None) -> tuple[Path, list[str]]:
+    """The catalog file to produce (the first `limit` rows, spread over every store) and its item ids."""
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    if limit and limit < len(rows):
+        step = len(rows) / limit
+        rows = [rows[int(i * step)] for i in range(limit)]
+        out = Path(ladle_settings().data_dir) / "demo" / "catalog.jsonl"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        path = out
+    return path, [r["item_id"] for r in rows]
+
+
+def progress(ids: list[str]) -> dict[str, int]:
+    counts = {}
+    for table in STAGES:
+        rows = sql(f"SELECT uniqExact(item_id) AS n FROM ladle.{table} WHERE item_id IN %(ids)s", {"ids": ids})
+        counts[table] = int(rows[0]["n"])
+    return counts
+
+
+def wait_done(console: Console, ids: list[str], timeout_s: float) -> dict[str, int]:
+    t0, last, counts = time.time(), 0.0, {}
+    while True:
+        counts = progress(ids)
+        done = all(n >= len(ids) for n in counts.values())
+        if done or time.time() - last >= 10:
+            line = "  ".join(f"{t.split('_')[0]} {n}/{len(ids)}" for t, n in counts.items())
+            console.print(f"[{time.time() - t0:5.0f}s] {line}", highlight=False)
+            last = time.time()
+        if done:
+            return counts
+        if time.time() - t0 > timeout_s:
+            raise FatalError(f"not every item made it through in {timeout_s:.0f}s: {counts} of {len(ids)}; "
+                             "see `ladle status` and `ladle logs enricher`")  # fmt: skip
+        time.sleep(2.0)
+
+
+def summary(ids: list[str]) -> dict:
+    p = {"ids": ids}
+    tags = sql(f"SELECT round(avg(arraySum(arrayMap(v -> {TAG_COUNT}, mapValues(a)))), 2) AS tags_per_item "
+               f"FROM ({LATEST} WHERE item_id IN %(ids)s GROUP BY item_id)", p)[0]  # fmt: skip
+    routes = sql("SELECT route, count() AS n FROM (SELECT item_id, argMax(route, occurred_at) AS route "
+                 "FROM ladle.guarded_results FINAL WHERE item_id IN %(ids)s GROUP BY item_id) "
+                 "GROUP BY route ORDER BY route", p)  # fmt: skip
+    actions = sql("SELECT action, count() AS n FROM ladle.guardrail_verdicts FINAL GROUP BY action ORDER BY action")
+    calls = sql("SELECT count() AS calls, round(sum(toFloat64(cost_usd)), 6) AS cost_usd, "
+                "round(quantile(0.5)(latency_ms), 1) AS p50_ms, round(quantile(0.95)(latency_ms), 1) AS p95_ms, "
+                "sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens "
+                "FROM ladle.llm_calls FINAL WHERE use_case = 'tag'")[0]  # fmt: skip
+    fresh = sql("SELECT round(quantile(0.5)(freshness_ms) / 1000, 2) AS p50_s, "
+                "round(quantile(0.95)(freshness_ms) / 1000, 2) AS p95_s FROM ladle.catalog_embedded FINAL "
+                "WHERE item_id IN %(ids)s", p)[0]  # fmt: skip
+    return {"items": len(ids), "tags": tags, "routes": routes, "actions": actions, "calls": calls, "freshness": fresh}
+
+
+def search(query: str, k: int = 5) -> list[dict]:
+    from workers.embedder.settings import EmbedderSettings
+
+    client = running(EmbedderSettings())
+    if client is None:
+        raise FatalError("the embedder's search API does not answer; see `ladle logs embedder`")
+    try:
+        resp = client.get("/search", params={"q": query, "limit": k})
+        resp.raise_for_status()
+        return resp.json().get("results", [])
+    finally:
+        client.close()
+
+
+# Tag fields live in `attributes` (one value, or a JSON list; "null" where guardrails dropped it).
+LATEST = "SELECT item_id, argMax(attributes, occurred_at) AS a FROM ladle.guarded_results FINAL"
+TAG_COUNT = "if(v IN ('null', ''), 0, if(startsWith(v, '['), length(JSONExtractArrayRaw(v)), 1))"
+ANALYST_SQL = (
+    "SELECT tag, count() AS items FROM (SELECT concat(k, ':', trim(BOTH '\"' FROM raw)) AS tag FROM "
+    f"({LATEST} WHERE route = 'accepted' GROUP BY item_id) ARRAY JOIN mapKeys(a) AS k, mapValues(a) AS v "
+    "ARRAY JOIN if(startsWith(v, '['), JSONExtractArrayRaw(v), [v]) AS raw WHERE raw NOT IN ('null', '')) "
+    "GROUP BY tag ORDER BY items DESC, tag LIMIT 10"
+)
+
+
+def write_report(path: Path, facts: dict, hits: list[dict], analyst: list[dict]) -> None:
+    from workers.sink import html as report_html
+    from workers.sink.reports import REPORTS, report_sql
+
+    sections = []
+    for name in ("cost", "latency", "guardrails", "freshness", "dead_letters"):
+        q, params = report_sql(name, "1d")
+        qr = query_api("/query", json={"sql": q, "parameters": params})
+        if qr is None:
+            raise FatalError("the sink's query API stopped answering")
+        dims = REPORTS[name].default_group_by
+        sections.append(f"<h2>{name}</h2>{report_html.chart_for(name, qr, dims)}{report_html.table_html(qr)}")
+    search_rows = "".join(
+        f"<tr><td>{html.escape(str(h.get('item_id')))}</td><td>{html.escape(str(h.get('name', '')))}</td>"
+        f"<td>{float(h.get('score', 0)):.3f}</td></tr>"
+        for h in hits
+    )
+    body = "".join(sections)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"""<!doctype html><html><head><meta charset="utf-8"><title>Ladle demo</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse;margin:1em 0}}
+td,th{{border:1px solid #ccc;padding:4px 8px;font-size:13px;text-align:right}}th{{background:#f3f3f3}}</style></head>
+<body><h1>Ladle demo</h1><pre>{html.escape(json.dumps(facts, indent=1, default=str))}</pre>
+<h2>search</h2><table><tr><th>item</th><th>name</th><th>score</th></tr>{search_rows}</table>
+<h2>analyst query</h2><pre>{html.escape(ANALYST_SQL)}</pre><pre>{html.escape(json.dumps(analyst, indent=1, default=str))}</pre>
+{body}</body></html>
+""")
+
+
+def run_demo(console: Console, items: int | None = None, timeout_s: float = 900.0) -> None:
+    started = time.perf_counter()
+    settings: LadleSettings = ladle_settings()
+    console.rule("[bold]1. ladle up: broker, topics, migrations, services")
+    if not control.up(settings, console):
+        raise FatalError("the stack did not come up healthy; see `ladle status` and `ladle logs SERVICE`")
+
+    console.rule("[bold]2. The sample catalog into catalog.changes")
+    path, ids = sample_items(SAMPLE, items)
+    s = produce_catalog(path, settings, console=console)
+    if not s.ok:
+        raise FatalError(f"the sample catalog did not go through: {s.errors[:3]}")
+    console.print(f"sent {s.sent}, rejected {s.rejected}, failed {s.failed} in {s.seconds:.2f}s")
+
+    console.rule("[bold]3. Embedded, enriched, guarded, landed")
+    wait_done(console, ids, timeout_s)
+
+    console.rule("[bold]4. Summary")
+    facts = summary(ids)
+    c, t, f = facts["calls"], facts["tags"], facts["freshness"]
+    table = Table("figure", "value")
+    table.add_row("items", f"{facts['items']}")
+    table.add_row("tags per item (after guardrails)", f"{t['tags_per_item']}")
+    table.add_row("routes", ", ".join(f"{r['route']} {r['n']}" for r in facts["routes"]))
+    table.add_row("guardrail actions", ", ".join(f"{a['action']} {a['n']}" for a in facts["actions"]))
+    table.add_row("LLM calls / tokens in / out", f"{c['calls']} / {c['input_tokens']} / {c['output_tokens']}")
+    table.add_row("cost (pricing table)", f"${float(c['cost_usd'] or 0):.6f}")
+    table.add_row("LLM latency p50 / p95", f"{c['p50_ms']} ms / {c['p95_ms']} ms")
+    table.add_row("index freshness p50 / p95", f"{f['p50_s']} s / {f['p95_s']} s")
+    console.print(table)
+
+    console.rule("[bold]5. Search and an analyst query")
+    question = "spicy vegetarian noodles"
+    hits = search(question)
+    console.print(f"search {question!r}:")
+    for h in hits:
+        console.print(f"  {float(h.get('score', 0)):.3f}  {h.get('item_id')}  {h.get('name', '')}", highlight=False)
+    analyst = sql(ANALYST_SQL)
+    console.print("accepted items per tag (top 10):")
+    for r in analyst:
+        console.print(f"  {r['tag']:<24} {r['items']:>4} items", highlight=False)
+
+    console.rule("[bold]6. Report")
+    report = Path("reports") / "demo.html"
+    write_report(report, facts, hits, analyst)
+    console.print(f"wrote {report.resolve()}")
+
+    ports = {n: BY_NAME[n].port() for n in BY_NAME}
+    console.print(
+        f"[bold green]demo done[/] in {time.perf_counter() - started:.0f}s. The stack keeps running:\n"
+        f"  gateway (OpenAI-compatible)  http://127.0.0.1:{ports['gateway']}/v1   key: ladle-demo-key\n"
+        f"  search                       http://127.0.0.1:{ports['embedder']}/search?q=pad+thai\n"
+        f"  read-only SQL                http://127.0.0.1:{ports['sink']}/query   (or `ladle query`)\n"
+        f"  local LLM (llama.cpp)        http://127.0.0.1:{ports['llm']}/v1\n"
+        f"  Kafka                        {settings.kafka_bootstrap}\n"
+        "  `ladle status`, `ladle logs SERVICE`, `ladle check`; stop everything with `ladle down`."
+    )

@@ -1,0 +1,1 @@
+"""Evaluation: scoring Ladle's outputs against labelled data."""

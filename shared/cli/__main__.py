@@ -1,3 +1,0 @@
-from shared.cli.main import main
-
-main()

@@ -1,0 +1,61 @@
+"""Profanity and toxicity: alt-profanity-check, a linear SVM over TF-IDF features trained
+on human-labelled comments, shipped inside its PyPI package (nothing downloads).
+
+Scored per text (probability of offensive); the subject's score is its worst text.
+The threshold was set on the dev split of deploy/guardrails/devset.jsonl.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from typing import Literal
+
+from pydantic import Field
+
+from schemas import CheckOutcome
+from shared.guardrails import context
+from shared.guardrails.checks.base import BaseCheck, spread_latency
+from shared.guardrails.checks.config import CheckConfig
+from shared.guardrails.subject import Subject
+
+
+class ToxicityConfig(CheckConfig):
+    check: Literal["toxicity"]
+    action: Literal["review", "reject"] = "reject"
+    threshold: float = Field(default=0.8, ge=0, le=1, description="Flag at or above this probability.")
+    allow: tuple[str, ...] = Field(
+        default=(), description="Phrases removed before scoring: real dish names a word model misreads (Spotted Dick)."
+    )
+
+
+class ToxicityCheck(BaseCheck):
+    name = "toxicity"
+    stage = 45
+
+    def __init__(self, config: ToxicityConfig, ctx=None) -> None:
+        super().__init__(config, ctx)
+        self.model = context.profanity_model()
+        words = sorted(config.allow, key=len, reverse=True)
+        self.allow = re.compile("|".join(re.escape(w) for w in words), re.I) if words else None
+
+    def run_many(self, subjects: Sequence[Subject]) -> list[CheckOutcome]:
+        t0 = time.perf_counter()
+        jobs = [(i, name, text) for i, s in enumerate(subjects) for _, name, text in s.texts(self.config.scope)]
+        texts = [self.allow.sub(" ", t) if self.allow else t for _, _, t in jobs]
+        probs = self.model.predict_prob(texts) if jobs else []
+        worst = [0.0] * len(subjects)
+        where: list[list[str]] = [[] for _ in subjects]
+        for (i, name, _), p in zip(jobs, probs, strict=True):
+            worst[i] = max(worst[i], float(p))
+            if p >= self.config.threshold:
+                where[i].append(name)
+        outcomes = [
+            self.failed(round(worst[i], 4), f"offensive language in {', '.join(where[i])}")
+            if where[i]
+            else self.passed(round(worst[i], 4))
+            for i in range(len(subjects))
+        ]
+        spread_latency(outcomes, time.perf_counter() - t0)
+        return outcomes
