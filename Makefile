@@ -51,9 +51,12 @@ bench: setup bench-deps
 	$(VENV)/bin/ladle bench guardrails
 	$(VENV)/bin/ladle bench enricher
 
+# Style, the layers (import-linter: pyproject's [tool.importlinter]) and dead code (vulture).
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/vulture
 
 clean:
 	-$(VENV)/bin/ladle down

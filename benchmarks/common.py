@@ -1,4 +1,4 @@
-"""What every benchmark shares: the JSON line format of DESIGN.md."""
+"""What every benchmark shares: the JSON line format of docs/benchmarks.md."""
 
 from __future__ import annotations
 

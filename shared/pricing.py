@@ -129,10 +129,6 @@ class Pricing:
         pricer = self._pricers.get(model.lower())
         return None if pricer is None else pricer(usage, seconds)
 
-    def cost_decimal(self, model: str, usage: UsageLike, seconds: float | None = None) -> Decimal | None:
-        nanos = self.cost_nanos(model, usage, seconds)
-        return None if nanos is None else Decimal(nanos).scaleb(-9)
-
     def cost_for(self, model: str, usage: UsageLike, seconds: float | None = None) -> float | None:
         """Cost in USD as events carry it (the float nearest the exact cost), or None for an unknown model."""
         nanos = self.cost_nanos(model, usage, seconds)

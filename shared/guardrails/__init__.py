@@ -5,8 +5,9 @@ The library is importable without faust or Kafka; the gateway uses it like this:
     from shared.guardrails import Engine, load_policies
 
     engine = Engine(load_policies())                     # deploy/guardrails/policies.yaml
-    verdict, text = engine.check_text(prompt, "gateway_request", use_case="chat", subject_id=request_id)
-    # verdict.action: accept | redact | review | reject; `text` is the prompt with PII redacted
+    decision = engine.decide([Subject.of_text(prompt, "gateway_request", use_case="chat")], policy="gateway")[0]
+    # decision.verdict.action: accept | redact | review | reject;
+    # decision.subject.inputs["text"]: the prompt with PII redacted
 
 Layout: checks/ (one module per check, the Check protocol in checks/base.py),
 policy.py (the YAML's pydantic models and policy versions), engine.py (a policy over

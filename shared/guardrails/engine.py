@@ -53,10 +53,6 @@ class Engine:
             self._checks[policy] = sorted(built, key=lambda c: c.stage)
         return self._checks[policy]
 
-    def warm(self) -> None:
-        for name in self.policies.file.policies:
-            self.checks(name)
-
     # -- subjects -------------------------------------------------------------
 
     def decide(self, subjects: Sequence[Subject], policy: str | None = None) -> list[Decision]:
@@ -144,23 +140,6 @@ class Engine:
             metrics.routed(d.route)
             out.append((guarded, d.verdict))
         return out
-
-    def check_text(
-        self,
-        text: str,
-        kind: str = "gateway_request",
-        use_case: str | None = None,
-        policy: str | None = None,
-        subject_id: str | None = None,
-        team: str | None = None,
-    ) -> tuple[GuardrailVerdict, str]:
-        """For the gateway: one request or response text -> its verdict and the text to pass on
-        (redacted). ``subject_id`` should be the request's id; default: a hash of the text."""
-        s = Subject.of_text(text, kind, use_case)
-        s.id, s.team = subject_id or s.id, team
-        d = self.decide([s], policy)[0]
-        side = d.subject.inputs if kind == "gateway_request" else d.subject.outputs
-        return d.verdict, side.get("text", "")
 
 
 def _blank(s: Subject) -> None:

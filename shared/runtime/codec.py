@@ -57,15 +57,13 @@ def validate(spec: TopicSpec, raw: bytes) -> Event:
         raise SchemaInvalid(f"invalid {spec.value_model.__name__}: {one_line(exc)}") from None
 
 
-def decode(
-    spec: TopicSpec, topic: str, partition: int, offset: int, key: bytes | None, raw: bytes | None, ts: int = 0
-) -> Record:
+def decode(spec: TopicSpec, topic: str, partition: int, offset: int, key: bytes | None, raw: bytes | None) -> Record:
     if raw is None:
         raise SchemaInvalid("empty value (a tombstone) on a topic that needs a value")
     if key is None:
         if spec.key_required:
             raise MissingKey(f"message has no key; {spec.name} is keyed by {spec.key_field}")
-        return Record(topic, partition, offset, None, validate(spec, raw), raw, ts)
+        return Record(topic, partition, offset, None, validate(spec, raw), raw)
     try:
         skey = key.decode("utf-8")
     except UnicodeDecodeError:
@@ -74,7 +72,7 @@ def decode(
     expected = key_of(spec, value)
     if expected != skey:
         raise KeyMismatch(f"key {skey[:80]!r} differs from the value's {spec.key_field} {str(expected)[:80]!r}")
-    return Record(topic, partition, offset, skey, value, raw, ts)
+    return Record(topic, partition, offset, skey, value, raw)
 
 
 def encode(value: BaseModel) -> bytes:

@@ -20,7 +20,6 @@ class Record:
     key: str | None
     value: Event
     raw: bytes
-    timestamp_ms: int = 0
 
 
 @dataclass(slots=True)

@@ -17,10 +17,10 @@ from shared.kafka.broker import free_port
 from shared.pricing import Pricing
 from shared.runtime import codec
 from shared.runtime.loop import Runtime
+from tests.fixtures.sink_events import sample_events
 from tests.integration.kafka_helpers import committed_lag, produce
 from tests.integration.test_sink_store import RAW_COUNTS, SAMPLE_AGGREGATES, aggregates, open_store, raw_counts
 from topics.registry import TOPICS, key_of
-from workers.sink.sample import sample_events
 from workers.sink.service import SinkWorkerSettings
 from workers.sink.worker import ClickHouseSink
 

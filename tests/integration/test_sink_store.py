@@ -18,11 +18,11 @@ from clickhouse_connect.driver.exceptions import OperationalError
 from shared.pricing import Pricing
 from shared.runtime.errors import Backpressure, UserError
 from shared.runtime.worker import Record
+from tests.fixtures.sink_events import sample_events
 from workers.sink.migrations import MIGRATIONS_TABLE, migrate
-from workers.sink.queries import QUESTIONS_BY_ID
+from workers.sink.queries import ANALYST_QUESTIONS
 from workers.sink.readonly import run_readonly
 from workers.sink.reports import run_report
-from workers.sink.sample import sample_events
 from workers.sink.settings import SinkSettings
 from workers.sink.store import ClickHouseStore
 from workers.sink.worker import ClickHouseSink
@@ -46,6 +46,9 @@ SAMPLE_AGGREGATES = {
 @pytest.fixture(scope="session")
 def pricing() -> Pricing:
     return Pricing.load()
+
+
+QUESTIONS_BY_ID = {q.id: q for q in ANALYST_QUESTIONS}
 
 
 def open_store(root, **settings) -> ClickHouseStore:

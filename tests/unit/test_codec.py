@@ -74,25 +74,70 @@ def test_hostile_bytes_are_a_bad_message_never_a_crash(key, value):
         st.sampled_from(["op", "item_id", "version", "item", "schema_version", "occurred_at", "x"]), json_values
     )
 )
-def test_hostile_json_documents_are_a_bad_message_never_a_crash(doc):
+def test_hostile_json_documents_decode_exactly_when_the_model_accepts_them(doc):
     import json
 
+    from pydantic import ValidationError
+
     data = json.dumps(doc).encode()
+    key = str(doc.get("item_id"))
     try:
-        codec.decode(SPEC, "catalog.changes", 0, 0, str(doc.get("item_id")).encode(), data)
-    except BadMessage:
-        pass
+        expected = CatalogChange.from_json(data)
+    except (ValidationError, ValueError, TypeError):
+        expected = None
+    try:
+        rec = codec.decode(SPEC, "catalog.changes", 0, 0, key.encode(), data)
+    except BadMessage as exc:
+        assert "\n" not in str(exc) and str(exc)
+        if expected is None:
+            assert isinstance(exc, codec.SchemaInvalid), exc
+        else:  # the document is a valid change, so only its key can be wrong
+            assert isinstance(exc, codec.KeyMismatch) and expected.item_id != key, exc
+        return
+    assert expected is not None, f"accepted a document the model refuses: {doc!r}"
+    assert rec.key == key == rec.value.item_id
+    assert rec.value.model_dump(exclude={"event_id", "occurred_at"}) == expected.model_dump(
+        exclude={"event_id", "occurred_at"}
+    )
 
 
-@pytest.mark.parametrize("version", [-(10**12), 0.5, "1", 10**30])
-def test_absurd_schema_versions_are_refused_quickly(version):
+class CountedUpgrades(dict):
+    """A fake UPGRADES table (unit tests only) that counts the steps the upgrade walk takes."""
+
+    steps = 0
+
+    def get(self, version, default=None):
+        CountedUpgrades.steps += 1
+        return super().get(version, default)
+
+
+@pytest.fixture
+def three_versions(monkeypatch):
+    """CatalogChange as if its schema were at version 3, with two (identity) upgrade steps."""
+    CountedUpgrades.steps = 0
+    monkeypatch.setattr(CatalogChange, "SCHEMA_VERSION", 3)
+    monkeypatch.setattr(CatalogChange, "UPGRADES", CountedUpgrades({1: dict, 2: dict}))
+
+
+def _decode_version(version):
     import json
 
     doc = {"op": "delete", "item_id": "i1", "version": 1, "schema_version": version}
-    try:
-        codec.decode(SPEC, "catalog.changes", 0, 0, b"i1", json.dumps(doc).encode())
-    except BadMessage:
-        pass
+    return codec.decode(SPEC, "catalog.changes", 0, 0, b"i1", json.dumps(doc).encode())
+
+
+@pytest.mark.parametrize("version", [-(10**12), -1, 0.5, "1", None, [1]])
+def test_impossible_schema_versions_are_refused_before_any_upgrade_step(three_versions, version):
+    with pytest.raises(codec.SchemaInvalid, match="schema_version"):
+        _decode_version(version)
+    assert CountedUpgrades.steps == 0
+
+
+@pytest.mark.parametrize("version,steps", [(1, 2), (2, 1), (3, 0), (4, 0), (10**30, 0)])
+def test_old_versions_take_one_step_each_and_newer_ones_none(three_versions, version, steps):
+    rec = _decode_version(version)
+    assert rec.value.item_id == "i1" and CountedUpgrades.steps == steps
+    assert rec.value.schema_version == max(version, 3)
 
 
 def test_dlq_topics_accept_messages_without_a_key():

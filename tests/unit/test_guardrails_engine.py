@@ -9,7 +9,7 @@ import pytest
 
 from ladle.eval.guardrails import for_tuning
 from schemas import CheckOutcome, DeadLetter, EnrichmentResult, GuardedResult, GuardrailVerdict
-from shared.guardrails import Engine, load_policies
+from shared.guardrails import Engine, Subject, load_policies
 from shared.runtime import codec
 from topics.registry import Namespace
 from workers.guardrails.processor import Processor, RawMessage
@@ -93,11 +93,12 @@ def test_a_failing_redactor_blanks_the_texts_and_routes_per_on_error(engine):
     assert g.result.item_text == "<UNCHECKED>"
 
 
-def test_check_text_for_the_gateway(engine):
-    v, text = engine.check_text(
-        "call (415) 555-0132 now", "gateway_response", policy="deterministic", subject_id="req-1"
-    )
-    assert text == "call <PHONE_NUMBER> now" and v.subject_kind == "gateway_response" and v.subject_id == "req-1"
+def test_a_lone_text_is_checked_and_redacted(engine):
+    s = Subject.of_text("call (415) 555-0132 now", "gateway_response")
+    s.id = "req-1"
+    d = engine.decide([s], "deterministic")[0]
+    assert d.subject.outputs["text"] == "call <PHONE_NUMBER> now"
+    assert d.verdict.subject_kind == "gateway_response" and d.verdict.subject_id == "req-1"
 
 
 # -- the processor: what the faust app publishes ----------------------------------------

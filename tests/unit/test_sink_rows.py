@@ -13,9 +13,9 @@ from schemas import DeadLetter, LLMCall, PromptRef, Usage
 from shared.pricing import Pricing
 from shared.runtime.errors import Backpressure, BadMessage, FatalError
 from shared.runtime.worker import Record
+from tests.fixtures.sink_events import sample_events
 from workers.sink import costing, rows, tables
 from workers.sink.inputs import sink_topics
-from workers.sink.sample import sample_events
 from workers.sink.worker import ClickHouseSink
 
 NOW = datetime(2025, 3, 10, 12, tzinfo=UTC)

@@ -64,7 +64,3 @@ class EmbedderSettings(WorkerSettings):
         from workers.embedder.metrics import observe_encode
 
         return Encoder.load(model or self.model, self.device, self.encode_batch_size, observe_encode)
-
-
-def embedder_settings() -> EmbedderSettings:
-    return EmbedderSettings()

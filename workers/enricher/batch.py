@@ -89,7 +89,7 @@ def _interrupt_on_sigterm():
     if threading.current_thread() is not threading.main_thread():
         return None
 
-    def stop(signum, frame):
+    def stop(_signum, _frame):
         raise KeyboardInterrupt
 
     return signal.signal(signal.SIGTERM, stop)

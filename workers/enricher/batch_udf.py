@@ -12,9 +12,6 @@ from schemas import CatalogChange
 from workers.enricher.engines.base import EngineSpec
 from workers.enricher.tagging import Outcome, Tagger
 
-# Columns beside batch_parts.SCHEMA, for publishing; they never reach the Parquet output.
-EXTRA = ["result_json", "calls_json", "raw_json", "dead", "error_class"]
-
 
 class TagBatch:
     """The Ray Data UDF: loads the engine once per actor, tags one chunk per call."""

@@ -113,7 +113,3 @@ class EnricherSettings(WorkerSettings):
         if name not in cases:
             raise UserError(f"unknown use case {name!r}; {self.use_cases_file} has: {', '.join(cases) or 'none'}")
         return cases[name]
-
-
-def enricher_settings() -> EnricherSettings:
-    return EnricherSettings()

@@ -1,6 +1,6 @@
 """The guardrails stream: a faust-streaming app over enrichment.results.
 
-Delivery (DESIGN.md: at-least-once, nothing lost across a restart or a rebalance):
+Delivery (docs/delivery.md: at-least-once, nothing lost across a restart or a rebalance):
 - Values are read raw and decoded with the registry's model, so a malformed result is
   dead-lettered with its bytes instead of crashing faust's deserializer.
 - Acks are manual (``stream.noack().noack_take``): an event is acked only after every
@@ -134,12 +134,12 @@ def build_app(settings: LadleSettings, gs: GuardrailsSettings, processor: Proces
             send_task.cancel()
 
     @app.on_partitions_assigned.connect
-    async def _assigned(app_, assigned, **_kw) -> None:
+    async def _assigned(_app, assigned, **_kw) -> None:
         mine = sorted(tp.partition for tp in assigned if tp.topic == source.get_topic_name())
         log.info("guardrails.partitions_assigned", partitions=mine)
 
     @app.on_partitions_revoked.connect
-    async def _revoked(app_, revoked, **_kw) -> None:
+    async def _revoked(_app, revoked, **_kw) -> None:
         log.info("guardrails.partitions_revoked", partitions=sorted(tp.partition for tp in revoked))
 
     app.guardrails_agent = guard  # type: ignore[attr-defined]

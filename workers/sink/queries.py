@@ -2,7 +2,7 @@
 
 Aggregates read the materialized views; questions the views do not cover read
 the raw tables with FINAL, which collapses any duplicate that slipped past the
-sink. Each answer on the sample data (`workers/sink/sample.py`) is in the tests.
+sink. Each answer on the sample data (`tests/fixtures/sink_events.py`) is in the tests.
 """
 
 from __future__ import annotations
@@ -120,5 +120,3 @@ GROUP BY original_topic, error_class
 ORDER BY letters DESC, original_topic""",
     ),
 ]
-
-QUESTIONS_BY_ID = {q.id: q for q in ANALYST_QUESTIONS}

@@ -122,9 +122,3 @@ class ClickHouseStore:
                 except Exception as exc:  # noqa: BLE001 - closing must not mask the real error
                     log.warning("clickhouse.close_failed", error=_one_line(exc))
         self._readonly = None
-
-
-def open_store(settings: SinkSettings | None = None) -> ClickHouseStore:
-    from workers.sink.settings import sink_settings
-
-    return ClickHouseStore.open(settings or sink_settings())

@@ -71,7 +71,7 @@ class LadleEmbeddings:
 
     async def stream(self, body: dict) -> AsyncIterator[dict]:
         raise UpstreamError(400, f"{self.deployment.name}: serves embeddings only; ask a chat model", fallback=False)
-        yield {}  # an async generator, like every provider's stream
+        yield {}  # noqa: V201 - an async generator, like every provider's stream
 
     async def aclose(self) -> None:
         pass

@@ -38,6 +38,21 @@ def resolve_gguf(ref: str) -> str:
     return str(path)
 
 
+def server_argv(
+    model: str, alias: str, port: int, *, n_ctx: int = 2048, n_threads: int | None = None, host: str = "127.0.0.1"
+) -> list[str]:
+    """llama.cpp's OpenAI-compatible HTTP server (llama_cpp.server) for one GGUF: the stack's `llm`
+    service and the tests' real upstream. A new request must not cut off one that streams
+    (``--interrupt_requests False``)."""
+    import sys
+
+    argv = [sys.executable, "-m", "llama_cpp.server", "--model", model, "--model_alias", alias, "--host", host,
+            "--port", str(port), "--n_ctx", str(n_ctx), "--interrupt_requests", "False", "--verbose", "False"]  # fmt: skip
+    if n_threads:
+        argv += ["--n_threads", str(n_threads)]
+    return argv
+
+
 class LlamaCppEngine:
     name = "llamacpp"
 
