@@ -15,10 +15,10 @@ import re
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from shared.runtime.errors import UserError
+from shared.yamlfile import read_mapping
 
 _SEP = re.compile(r"[\s\-/]+")
 
@@ -47,7 +47,7 @@ class Taxonomy(BaseModel):
     def load(cls, path: str | Path, descriptions: str | Path | None = None) -> Taxonomy:
         """The taxonomy at ``path``, with the value descriptions at ``descriptions`` if given."""
         path = Path(path)
-        data = _read_yaml(path, "taxonomy")
+        data = read_mapping(path, "taxonomy")
         try:
             tax = cls.model_validate(data)
         except ValidationError as exc:
@@ -136,20 +136,8 @@ def normalise(value: str) -> str:
     return _SEP.sub("_", value.strip().lower())
 
 
-def _read_yaml(path: Path, what: str) -> dict:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise UserError(f"{what} file {path} not found") from None
-    except yaml.YAMLError as exc:
-        raise UserError(f"{what} file {path} is not valid YAML: {' '.join(str(exc).split())[:200]}") from None
-    if not isinstance(data, dict):
-        raise UserError(f"{what} file {path} must hold a mapping")
-    return data
-
-
 def _descriptions(tax: Taxonomy, path: Path) -> dict[str, dict[str, str]]:
-    raw = _read_yaml(path, "tag descriptions")
+    raw = read_mapping(path, "tag descriptions")
     out: dict[str, dict[str, str]] = {}
     for fname, values in raw.items():
         if fname not in tax.fields or not isinstance(values, dict):

@@ -13,13 +13,13 @@ import hashlib
 import json
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.guardrails.checks import AnyCheckConfig
 from shared.runtime.errors import UserError
 from shared.settings import REPO_ROOT
 from shared.taxonomy import Taxonomy
+from shared.yamlfile import read_mapping
 
 DEFAULT_FILE = REPO_ROOT / "deploy" / "guardrails" / "policies.yaml"
 
@@ -88,12 +88,7 @@ def _resolve(path: Path | None, base: Path) -> Path | None:
 
 def load_policies(path: str | Path | None = None) -> PolicySet:
     path = Path(path or DEFAULT_FILE)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise UserError(f"policy file {path} not found") from None
-    except yaml.YAMLError as exc:
-        raise UserError(f"policy file {path} is not valid YAML: {' '.join(str(exc).split())[:200]}") from None
+    raw = read_mapping(path, "policy")
     try:
         file = PolicyFile.model_validate(raw)
     except ValidationError as exc:
