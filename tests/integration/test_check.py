@@ -14,7 +14,6 @@ import threading
 
 import pytest
 
-from ladle.check.texts import item_text
 from schemas import CatalogChange, EnrichmentResult, GuardedResult, GuardrailVerdict, LLMCall, PromptRef, stable_id
 from shared.catalog_file import read_rows
 from shared.encoder import Encoder
@@ -30,6 +29,7 @@ from workers.embedder import EmbedderSettings, create_worker
 from workers.embedder.api import ApiServer
 from workers.embedder.collections import EdgeCollections
 from workers.embedder.store import point_id
+from workers.enricher.tagging import item_text_for
 from workers.sink.inputs import sink_topics
 
 PROMPT = PromptRef(name="catalog-tagging", version=1, label="production")
@@ -40,7 +40,7 @@ def enrichment_events(change: CatalogChange, model: str = "SmolLM2-135M-Instruct
     """What the enricher and guardrails publish for one item: result, call, routing, verdict."""
     r = EnrichmentResult(item_id=change.item_id, item_version=change.version, task="tag", engine="llamacpp",
                          model=model, prompt=PROMPT, output={"cuisine": "italian"},
-                         item_text=item_text(change, VARS))  # fmt: skip
+                         item_text=item_text_for(change, VARS))  # fmt: skip
     call = LLMCall(call_id=stable_id(r.event_id, 1), team="catalog", use_case="tag", model=model, provider="llamacpp")
     v = GuardrailVerdict(subject_id=r.event_id, policy="tag", policy_version="test-1", action="accept", use_case="tag")
     g = GuardedResult(result=r, verdict=v, route=route)
