@@ -146,7 +146,33 @@ td,th{{border:1px solid #ccc;padding:4px 8px;font-size:13px;text-align:right}}th
 """)
 
 
-def run_demo(console: Console, items: int | None = None, timeout_s: float = 900.0) -> None:
+def evaluate_tag(console: Console, settings: LadleSettings, limit: int) -> dict:
+    """`ladle eval run tag --limit N`: the tag use case's real path on golden items, scored and published."""
+    from ladle.cli.eval import evaluate_with_progress
+    from ladle.eval import datasets, store
+    from ladle.eval.run import UseCasePath
+
+    path = UseCasePath("tag", settings)
+    try:
+        ds = datasets.load("tag", path.taxonomy, limit)
+        result = evaluate_with_progress(path, ds, f"tag on {ds.name}")
+    finally:
+        path.close()
+    store.save(settings, result)
+    store.publish(settings, result)
+    run, gate = result.run, path.use_case.gate
+    warning = None
+    if gate is not None:
+        value = run.metric(gate.field, gate.metric)
+        if value is not None and value < gate.min:
+            warning = (f"{gate.field} {gate.metric} {value:.3f} is below the tag use case's gate ({gate.min:g} on "
+                       f"{gate.dataset}): these tags are not good enough for production")  # fmt: skip
+    headline = [m for m in run.metrics if m.metric in ("accuracy", "micro_f1", "macro_f1", "invalid_rate")]
+    return {"run_id": run.run_id, "dataset": run.dataset, "items": run.items, "warning": warning,
+            "metrics": [m.model_dump() for m in headline]}  # fmt: skip
+
+
+def run_demo(console: Console, items: int | None = None, timeout_s: float = 900.0, eval_items: int = 40) -> None:
     started = time.perf_counter()
     settings: LadleSettings = ladle_settings()
     console.rule("[bold]1. ladle up: broker, topics, migrations, services")
@@ -177,7 +203,19 @@ def run_demo(console: Console, items: int | None = None, timeout_s: float = 900.
     table.add_row("index freshness p50 / p95", f"{f['p50_s']} s / {f['p95_s']} s")
     console.print(table)
 
-    console.rule("[bold]5. Search and an analyst query")
+    quality = None
+    if eval_items:
+        console.rule(f"[bold]5. Quality: the tag use case on {eval_items} golden items")
+        quality = evaluate_tag(console, settings, eval_items)
+        facts["quality"] = quality
+        table = Table("field", "metric", "value")
+        for m in quality["metrics"]:
+            table.add_row(m["field"], m["metric"], f"{m['value']:.3f}")
+        console.print(table)
+        if quality["warning"]:
+            console.print(f"[bold red]warning:[/] {quality['warning']}", highlight=False)
+
+    console.rule("[bold]6. Search and an analyst query")
     question = "spicy vegetarian noodles"
     hits = search(question)
     console.print(f"search {question!r}:")
@@ -188,7 +226,7 @@ def run_demo(console: Console, items: int | None = None, timeout_s: float = 900.
     for r in analyst:
         console.print(f"  {r['tag']:<24} {r['items']:>4} items", highlight=False)
 
-    console.rule("[bold]6. Report")
+    console.rule("[bold]7. Report")
     report = Path("reports") / "demo.html"
     write_report(report, facts, hits, analyst)
     console.print(f"wrote {report.resolve()}")

@@ -4,6 +4,7 @@ from schemas.base import Event, stable_id
 from schemas.catalog import CatalogChange, CatalogEmbedded, CatalogItem
 from schemas.dlq import DeadLetter
 from schemas.enrichment import EnrichmentResult, GuardedResult, PromptRef, Usage
+from schemas.eval import EvalItem, EvalMetric, EvalRun
 from schemas.guardrails import CheckOutcome, GuardrailVerdict
 from schemas.llm import LLMCall
 from schemas.prompts import PromptState, PromptVersion
@@ -19,6 +20,8 @@ EVENT_MODELS: dict[str, type[Event]] = {
         LLMCall,
         PromptState,
         DeadLetter,
+        EvalRun,
+        EvalItem,
     )
 }
 
@@ -30,6 +33,9 @@ __all__ = [
     "CheckOutcome",
     "DeadLetter",
     "EnrichmentResult",
+    "EvalItem",
+    "EvalMetric",
+    "EvalRun",
     "Event",
     "GuardedResult",
     "GuardrailVerdict",

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from shared.runtime.errors import UserError
 from shared.yamlfile import read_mapping
@@ -24,16 +24,28 @@ _SEP = re.compile(r"[\s\-/]+")
 
 
 class TagField(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     kind: Literal["one", "many"]
     values: list[str] = Field(min_length=1)
     description: str = ""
     max_items: int | None = Field(default=None, ge=1, description="kind many only.")
+    _by_norm: dict[str, str] | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _distinct(self) -> TagField:
-        if len(set(self.values)) != len(self.values):
-            raise ValueError("values must be distinct")
+        if len({normalise(v) for v in self.values}) != len(self.values):
+            raise ValueError("values must be distinct (also ignoring case and separators)")
         return self
+
+    def canonical(self, value: str) -> str | None:
+        """A value as a model may write it ("Dairy and egg products", "gluten-free") -> the
+        taxonomy's own spelling, or None when it is not a value of this field."""
+        if value in self.values:
+            return value
+        if self._by_norm is None:
+            self._by_norm = {normalise(v): v for v in self.values}
+        return self._by_norm.get(normalise(value))
 
 
 class Taxonomy(BaseModel):
@@ -91,7 +103,8 @@ class Taxonomy(BaseModel):
             shape = (
                 "one of" if f.kind == "one" else f"a list (at most {f.max_items}) of" if f.max_items else "a list of"
             )
-            lines.append(f"- {name}: {shape} {', '.join(f.values)}")
+            sep = "; " if any("," in v for v in f.values) else ", "  # "Soups, Sauces, and Gravies"
+            lines.append(f"- {name}: {shape} {sep.join(f.values)}")
         return "\n".join(lines)
 
     def check(self, data: object) -> dict:
@@ -107,8 +120,8 @@ class Taxonomy(BaseModel):
                 continue
             value = data[name]
             if f.kind == "one":
-                tag = normalise(value) if isinstance(value, str) else None
-                if tag not in f.values:
+                tag = f.canonical(value) if isinstance(value, str) else None
+                if tag is None:
                     problems.append(f"{name}: {value!r} is not one of the allowed values")
                 out[name] = tag
                 continue
@@ -118,8 +131,8 @@ class Taxonomy(BaseModel):
                 continue
             tags: list[str] = []
             for item in items:
-                tag = normalise(item) if isinstance(item, str) else None
-                if tag not in f.values:
+                tag = f.canonical(item) if isinstance(item, str) else None
+                if tag is None:
                     problems.append(f"{name}: {item!r} is not an allowed value")
                 elif tag not in tags:
                     tags.append(tag)

@@ -14,6 +14,8 @@ from schemas import (
     CatalogEmbedded,
     DeadLetter,
     EnrichmentResult,
+    EvalItem,
+    EvalRun,
     Event,
     GuardedResult,
     GuardrailVerdict,
@@ -82,6 +84,9 @@ _BASE = [
         cleanup_policy="compact",
         extra_configs={"min.cleanable.dirty.ratio": "0.1"},
     ),
+    # Evaluation runs and their per-row outcomes (`ladle eval run`), kept a month for the sink.
+    TopicSpec("eval.runs", EvalRun, "run_id", partitions=1, retention_ms=30 * DAY_MS),
+    TopicSpec("eval.items", EvalItem, "run_id", partitions=3, retention_ms=30 * DAY_MS),
 ]
 
 TOPICS: dict[str, TopicSpec] = {}

@@ -2,14 +2,29 @@
 
 Reproducible: a fixed seed, no network, no clock. Regenerate with
     python deploy/catalog/generate.py > deploy/catalog/sample_catalog.jsonl
-and a unit test fails when the committed file differs from this script's output.
+    python deploy/catalog/generate.py --golden deploy/eval
+and a unit test fails when the committed files differ from this script's output.
+
+`--golden DIR` writes the `tag` use case's labelled datasets from what the generator
+knows of each item: its cuisine (the restaurant's; `none` for groceries), its dish type
+(the category, mapped onto the taxonomy; left out where no value fits), its dietary and
+flavour tags (the merchant's, in the taxonomy's spelling; flavour only where the item
+has one) and its allergens (ingredient words of the name and description, see
+ALLERGEN_WORDS, never contradicting a gluten-free or vegan tag). The answer fields are
+removed from `item`: the model sees the name, the description, the price and the store.
+Items split by dish (every size and variant of one dish on the same side, so nothing
+the golden split scores was learnt from): `tag.jsonl` (golden, about 40%) and
+`tag-train.jsonl` (the rest, labels for the cascade and fine-tuning).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
+import re
 import sys
+from pathlib import Path
 
 SEED = 20261121
 
@@ -859,5 +874,103 @@ def render() -> str:
     return "".join(json.dumps(item, sort_keys=True) + "\n" for item in generate())
 
 
+# -- the tag use case's golden datasets ------------------------------------------------
+
+# category -> dish_type (deploy/enricher/taxonomy.yaml); None: no value of the taxonomy fits
+DISH_TYPE = {
+    "appetizers": "appetizer", "bakery": "bakery", "beverages": "beverage", "bowls": "bowl", "breads": "bakery",
+    "breakfast": "breakfast", "burgers": "burger", "burritos": "main", "curries": "curry", "dairy": "dairy",
+    "desserts": "dessert", "dim-sum": "appetizer", "drinks": "beverage", "frozen": "frozen", "mains": "main",
+    "meat": "meat", "noodles": "noodles", "pantry": "pantry", "pasta": "pasta", "pizza": "pizza",
+    "produce": "produce", "protein": None, "rice": "rice", "risotto": None, "salads": "salad",
+    "sandwiches": "sandwich", "seafood": "seafood", "sides": "side", "snacks": "snack", "soups": "soup",
+    "sushi": "sushi", "tacos": "taco", "wraps": "sandwich",
+}  # fmt: skip
+DIETARY = {"vegetarian": "vegetarian", "vegan": "vegan", "gluten-free": "gluten_free"}
+FLAVOUR = {"spicy", "sweet", "creamy", "smoky"}
+# allergen -> words that name an ingredient carrying it (whole words of the name and description)
+ALLERGEN_WORDS = {
+    "gluten": {"pasta", "spaghetti", "penne", "fettuccine", "lasagna", "ramen", "udon", "bread", "naan", "pita",
+               "flatbread", "pizza", "crust", "bun", "breaded", "battered", "tempura", "flour", "wheat", "bulgur",
+               "pastry", "pastries", "phyllo", "croissants", "sourdough", "semolina", "durum", "croutons",
+               "pancakes", "cake", "cheesecake", "cookies", "brownie", "dumplings", "gyoza", "mandu"},
+    "dairy": {"cheese", "mozzarella", "parmesan", "pecorino", "cheddar", "feta", "gorgonzola", "fontina", "swiss",
+              "butter", "cream", "milk", "yogurt", "bechamel", "alfredo", "tzatziki", "paneer", "ghee", "buttermilk",
+              "ice", "cheesecake", "mascarpone", "ricotta", "queso"},
+    "egg": {"egg", "eggs", "yolk", "mayo", "mayonnaise", "carbonara", "omelette", "aioli"},
+    "peanut": {"peanut", "peanuts", "satay"},
+    "tree_nut": {"almonds", "almond", "walnuts", "cashews", "pistachio", "pistachios", "pecans", "hazelnuts",
+                 "pine"},
+    "soy": {"soy", "tofu", "edamame", "miso", "soybeans", "soybean", "teriyaki"},
+    "fish": {"salmon", "tuna", "fish", "anchovy", "anchovies", "cod", "tilapia", "bonito", "sashimi"},
+    "shellfish": {"shrimp", "prawn", "prawns", "crab", "lobster", "octopus", "squid", "clams", "mussels",
+                  "scallops", "har"},
+    "sesame": {"sesame", "tahini", "zaatar"},
+}  # fmt: skip
+GOLDEN_SHARE = 0.4
+
+
+def _base_name(item: dict) -> str:
+    name = item["name"]
+    for prefix, _ in VARIANTS:
+        if prefix and name.startswith(prefix):
+            name = name[len(prefix) :]
+    if item["cuisine"] == "grocery":  # "<brand> <product>, <size>"
+        name = name.rsplit(", ", 1)[0]
+        for brand in BRANDS[item["store_id"]]:
+            name = name.removeprefix(brand + " ")
+    return name
+
+
+def labels(item: dict) -> dict:
+    """What the generator knows of an item, in the taxonomy's values."""
+    tags = set(item["tags"])
+    words = set(re.findall(r"[a-z]+", f"{item['name']} {item['description']}".lower()))
+    allergens = sorted(a for a, ws in ALLERGEN_WORDS.items() if words & ws)
+    if "gluten-free" in tags:
+        allergens = [a for a in allergens if a != "gluten"]
+    if "vegan" in tags:
+        allergens = [a for a in allergens if a not in ("dairy", "egg", "fish", "shellfish")]
+    out: dict = {"cuisine": "none" if item["cuisine"] == "grocery" else item["cuisine"]}
+    if DISH_TYPE[item["category"]]:
+        out["dish_type"] = DISH_TYPE[item["category"]]
+    out["dietary"] = sorted(DIETARY[t] for t in tags if t in DIETARY)
+    out["allergens"] = allergens[:3]
+    if tags & FLAVOUR:
+        out["flavour"] = sorted(tags & FLAVOUR)
+    return out
+
+
+def golden_rows() -> tuple[list[dict], list[dict]]:
+    """(golden, train): every sample item with its labels, split by dish."""
+    golden, train = [], []
+    for item in generate():
+        row = {
+            "id": item["item_id"],
+            "item": {k: item[k] for k in ("item_id", "store_id", "name", "description", "price", "currency")}
+            | {"attributes": {"store_name": item["attributes"]["store_name"]}},
+            "expected": labels(item),
+            "source": "deploy/catalog/generate.py (Ladle's sample catalog; labels from the generator)",
+        }
+        dish = f"{item['cuisine']}/{_base_name(item)}"
+        bucket = int(hashlib.sha256(dish.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+        (golden if bucket < GOLDEN_SHARE else train).append(row)
+    # A fixed shuffle, so the first N rows (`--limit`, a gate's `limit`) are a fair sample of all stores.
+    rng = random.Random(SEED)
+    rng.shuffle(golden)
+    rng.shuffle(train)
+    return golden, train
+
+
+def render_golden() -> dict[str, str]:
+    golden, train = golden_rows()
+    return {name: "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows)
+            for name, rows in (("tag.jsonl", golden), ("tag-train.jsonl", train))}  # fmt: skip
+
+
 if __name__ == "__main__":
-    sys.stdout.write(render())
+    if len(sys.argv) == 3 and sys.argv[1] == "--golden":
+        for name, text in render_golden().items():
+            (Path(sys.argv[2]) / name).write_text(text)
+    else:
+        sys.stdout.write(render())

@@ -197,11 +197,15 @@ def demo(
         int, typer.Option(help="Sample items to produce, spread over every store; 0 = all 520 (about 15 min here).")
     ] = 120,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for every item to go through.")] = 900.0,
+    eval_items: Annotated[
+        int, typer.Option(help="Golden items the tag use case is scored on (`ladle eval run tag`); 0 skips it.")
+    ] = 40,
 ) -> None:
-    """`ladle up`, the sample catalog through every stage, a summary, a search, a query and the HTML report."""
+    """`ladle up`, the sample catalog through every stage, a summary, its quality, a search, a query and the
+    HTML report."""
     from ladle.demo import run_demo
 
-    run_demo(out, items or None, timeout)
+    run_demo(out, items or None, timeout, eval_items)
 
 
 # Each stage adds its commands from its own module: `register(app, bench_app)`.
@@ -214,6 +218,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ladle.cli.prompts",
     "ladle.cli.stack",
     "ladle.cli.check",
+    "ladle.cli.eval",
 )
 
 

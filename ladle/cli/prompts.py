@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _registry():
@@ -76,11 +77,35 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
 
     @pr.command("promote")
     def promote(
-        name: str, version: int, label: Annotated[str, typer.Option(help="Label to move.")] = "production"
+        name: str,
+        version: int,
+        label: Annotated[str, typer.Option(help="Label to move.")] = "production",
+        force: Annotated[bool, typer.Option("--force", help="Move it although the release gate refuses.")] = False,
+        reason: Annotated[str | None, typer.Option(help="Why the gate is overridden (with --force).")] = None,
     ) -> None:
-        """Point a label (production, staging, ...) at a version."""
-        _registry().promote(name, version, label)
-        out.print(f"{name}: {label} -> {version}")
+        """Point a label (production, staging, ...) at a version. Moving `production` passes the release
+        gate of every use case of this prompt that declares one: the version is evaluated on the gate's
+        dataset (or an earlier run of it reused) and refused when it scores below the gate's minimum or
+        significantly worse than the version in production now."""
+        import getpass
+
+        from ladle.eval.prompt_gate import gate_prompt
+        from shared.runtime.errors import UserError
+
+        if force and not reason:
+            raise UserError("--force needs --reason TEXT: the override is recorded in the prompt's history")
+        reg = _registry()
+        state = reg.get(name)
+        verdicts = gate_prompt(state, version, console=err) if label == "production" else []
+        refused = [v for v in verdicts if not v.passed]
+        if refused and not force:
+            err.print(f"{name}: production stays at {state.labels.get(label, '-')}: the gate refused version "
+                      f"{version} (override with --force --reason TEXT)", highlight=False)  # fmt: skip
+            raise typer.Exit(1)
+        gate_line = "; ".join(f"{v.use_case}: {v.reason}" for v in verdicts)
+        reg.promote(name, version, label, by=getpass.getuser(), gate=gate_line[:1000], forced=bool(refused),
+                    reason=reason or "")  # fmt: skip
+        out.print(f"{name}: {label} -> {version}" + (" (forced past the gate)" if refused else ""))
 
     @pr.command("ab")
     def ab(

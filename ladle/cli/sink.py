@@ -89,15 +89,22 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
 
     @app.command("report")
     def report(
-        name: Annotated[str, typer.Argument(help="cost, latency, cache, guardrails, freshness or dead_letters.")],
+        name: Annotated[
+            str, typer.Argument(help="cost, latency, cache, guardrails, freshness, dead_letters or quality.")
+        ],
         since: Annotated[str, typer.Option(help="Window, e.g. 24h, 7d, 2w.")] = "7d",
         by: Annotated[str | None, typer.Option(help="Group by, e.g. model,team.")] = None,
         html_path: Annotated[Path | None, typer.Option("--html", help="Where to write the HTML report.")] = None,
         fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+        use_case: Annotated[str, typer.Option(help="quality: whose evaluation runs.")] = "tag",
     ) -> None:
-        """A canned report as a table, and as an HTML page with charts."""
+        """A canned report as a table, and as an HTML page with charts (`quality`: evaluation runs)."""
         from workers.sink import html
         from workers.sink.reports import REPORTS, run_report
+
+        if name == "quality":
+            _quality_report(use_case, html_path or Path("reports") / "quality.html", since)
+            return
 
         group_by = [b.strip() for b in by.split(",") if b.strip()] if by else None
         params = {"since": since} | ({"by": ",".join(group_by)} if group_by else {})
@@ -122,3 +129,23 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
 
         for line in bench.run(ladle_settings(), events=events, report_rows=report_rows, console=err):
             out.print(json.dumps(line), highlight=False, soft_wrap=True)
+
+
+def _quality_report(use_case: str, path: Path, since: str) -> None:
+    from ladle.eval.quality import render
+    from shared.taxonomy import Taxonomy
+    from workers.enricher.settings import EnricherSettings
+    from workers.sink.readonly import run_readonly
+    from workers.sink.reports import parse_since
+
+    days = max(1, round(parse_since(since) / 86_400))
+    taxonomy = Taxonomy.load(EnricherSettings().load_use_case(use_case).taxonomy)
+    one = [n for n, f in taxonomy.fields.items() if f.kind == "one"]
+
+    def query(sql: str, params: dict):
+        rows = query_api("/query", json={"sql": sql, "parameters": params})
+        return rows if rows is not None else _locally(run_readonly, sql, params)
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render(query, use_case, days, one_fields=one))
+    err.print(f"wrote {path}")

@@ -175,7 +175,30 @@ def print_status(settings: LadleSettings, console: Console) -> bool:
                       f"{r.lag:,}" if r.lag is not None else "-", f"{r.rate:,.1f}" if r.rate is not None else "-",
                       r.url)  # fmt: skip
     console.print(table)
+    for line in quality_lines(settings, rows):
+        console.print(line, highlight=False)
     return pid is not None and all(r.state == "healthy" for r in rows)
+
+
+def quality_lines(settings: LadleSettings, rows: list[Row]) -> list[str]:
+    """The last evaluation score of each running use case (the enricher's), from `ladle eval run`."""
+    if not any(r.name == "enricher" for r in rows):
+        return []
+    from ladle.eval.store import list_runs
+    from workers.enricher.settings import EnricherSettings
+
+    es = EnricherSettings()
+    use_case = es.load_use_case().name
+    runs = [r for r in list_runs(settings, use_case) if r.metric("all", "macro_f1") is not None]
+    if not runs:
+        return [f"quality: {use_case}: not evaluated yet (`ladle eval run {use_case}`)"]
+    last = runs[-1]
+    line = (f"quality: {use_case}: macro-F1 {last.metric('all', 'macro_f1'):.3f} on {last.dataset} "
+            f"({last.items} items, run {last.run_id})")  # fmt: skip
+    gate = es.load_use_case().gate
+    if gate is not None and (v := last.metric(gate.field, gate.metric)) is not None and v < gate.min:
+        line += f"  [below the gate's {gate.min:g}]"
+    return [line]
 
 
 def logs(settings: LadleSettings, service: str | None, lines: int, follow: bool) -> None:

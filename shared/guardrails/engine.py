@@ -43,13 +43,13 @@ class Engine:
 
         limit_threads(threads)
         self.policies = policies
-        self.ctx = Context(taxonomy=policies.taxonomy)
+        self.contexts = {n: Context(taxonomy=t) for n, t in policies.taxonomies.items()}
         self._checks: dict[str, list] = {}
 
     def checks(self, policy: str) -> list:
         """The policy's checks, built once (models load here), in stage order."""
         if policy not in self._checks:
-            built = [check_lib.build(c, self.ctx) for c in self.policies.policy(policy).checks]
+            built = [check_lib.build(c, self.contexts[policy]) for c in self.policies.policy(policy).checks]
             self._checks[policy] = sorted(built, key=lambda c: c.stage)
         return self._checks[policy]
 

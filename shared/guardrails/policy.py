@@ -30,6 +30,9 @@ class Policy(BaseModel):
     version: str = Field(min_length=1, description="Bump when the policy's intent changes.")
     description: str = ""
     on_error: str = Field(default="review", pattern="^(review|reject)$", description="When a check itself fails.")
+    taxonomy: Path | None = Field(
+        default=None, description="This policy's own taxonomy (a use case with other fields); default: the file's."
+    )
     checks: tuple[AnyCheckConfig, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -62,13 +65,16 @@ class PolicyFile(BaseModel):
 
 
 class PolicySet:
-    """A loaded policy file: its policies, their versions, and the taxonomy they share."""
+    """A loaded policy file: its policies, their versions, and the taxonomy each checks against."""
 
-    def __init__(self, file: PolicyFile, taxonomy: Taxonomy | None, source: str = "") -> None:
+    def __init__(
+        self, file: PolicyFile, taxonomy: Taxonomy | None, source: str = "", own: dict[str, Taxonomy] | None = None
+    ) -> None:
         self.file = file
-        self.taxonomy = taxonomy
+        self.taxonomy = taxonomy  # the file's, shared by every policy without one of its own
         self.source = source
-        self.versions = {n: f"{p.version}-{p.content_hash(taxonomy)}" for n, p in file.policies.items()}
+        self.taxonomies = {n: (own or {}).get(n, taxonomy) for n in file.policies}
+        self.versions = {n: f"{p.version}-{p.content_hash(self.taxonomies[n])}" for n, p in file.policies.items()}
 
     def name_for(self, use_case: str | None) -> str:
         return self.file.use_cases.get(use_case or "", self.file.default)
@@ -98,4 +104,5 @@ def load_policies(path: str | Path | None = None) -> PolicySet:
     taxonomy = None
     if file.taxonomy is not None:
         taxonomy = Taxonomy.load(_resolve(file.taxonomy, path.parent), _resolve(file.tag_descriptions, path.parent))
-    return PolicySet(file, taxonomy, str(path))
+    own = {n: Taxonomy.load(_resolve(p.taxonomy, path.parent)) for n, p in file.policies.items() if p.taxonomy}
+    return PolicySet(file, taxonomy, str(path), own)

@@ -8,6 +8,7 @@ import re
 import string
 
 from schemas import PromptState, PromptVersion
+from schemas.prompts import LabelMove
 from shared.runtime.errors import UserError
 
 DEFAULT_LABEL = "production"
@@ -44,12 +45,18 @@ def with_version(state: PromptState | None, name: str, template: str, variables:
     return _next(state, versions=[*state.versions, version])
 
 
-def with_label(state: PromptState, label: str, version: int) -> PromptState:
+def with_label(
+    state: PromptState, label: str, version: int, *, by: str = "", gate: str = "", forced: bool = False,
+    reason: str = "",
+) -> PromptState:  # fmt: skip
+    """The label moved to ``version``, the move recorded in the prompt's history."""
     if not LABEL_RE.match(label):
         raise PromptError(f"bad label {label!r}: lowercase letters, digits, - and _, up to 32")
     if not any(v.version == version for v in state.versions):
         raise PromptError(f"{state.name} has no version {version}; it has {[v.version for v in state.versions]}")
-    return _next(state, labels={**state.labels, label: version})
+    move = LabelMove(label=label, version=version, previous=state.labels.get(label), by=by, gate=gate, forced=forced,
+                     reason=reason)  # fmt: skip
+    return _next(state, labels={**state.labels, label: version}, history=[*state.history, move])
 
 
 def with_ab(state: PromptState, weights: dict[str, float]) -> PromptState:

@@ -98,8 +98,9 @@ class PromptRegistry:
     def push(self, name: str, template: str, **kw) -> PromptState:
         return self.publish(model.with_version(self.states.get(name), name, template, **kw))
 
-    def promote(self, name: str, version: int, label: str = model.DEFAULT_LABEL) -> PromptState:
-        return self.publish(model.with_label(self.get(name), label, version))
+    def promote(self, name: str, version: int, label: str = model.DEFAULT_LABEL, **move) -> PromptState:
+        """Move ``label`` to ``version``; ``move`` (by, gate, forced, reason) goes into the history."""
+        return self.publish(model.with_label(self.get(name), label, version, **move))
 
     def set_ab(self, name: str, weights: dict[str, float]) -> PromptState:
         return self.publish(model.with_ab(self.get(name), weights))

@@ -11,6 +11,8 @@ DESIGN_TOPICS = {
     "guardrail.verdicts": 3,
     "llm.calls": 6,
     "prompts": 1,
+    "eval.runs": 1,
+    "eval.items": 3,
 }
 
 

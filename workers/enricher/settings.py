@@ -24,6 +24,22 @@ class ActorResources(BaseModel):
     num_gpus: float = Field(default=0.0, ge=0, description="GPUs per actor (vLLM: the tensor-parallel size).")
 
 
+class Gate(BaseModel):
+    """What a candidate (a prompt version, a model, an engine, a cascade or an adapter) must score
+    on the use case's golden dataset before it reaches production."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dataset: str = Field(min_length=1, description="A dataset name (deploy/eval/datasets.yaml) or file.")
+    metric: str = Field(default="macro_f1", description="A metric of `ladle eval run`.")
+    field: str = Field(default="all", description="A taxonomy field, or all (the mean macro-F1 over fields).")
+    min: float = Field(default=0.0, ge=0, le=1, description="The candidate's score may not be lower.")
+    max_regression: float = Field(
+        default=0.0, ge=0, description="A significant drop below production larger than this refuses the candidate."
+    )
+    limit: int | None = Field(default=None, ge=1, description="Score only the first N rows (slow engines).")
+
+
 class UseCase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -43,6 +59,7 @@ class UseCase(BaseModel):
     provider: str | None = Field(default=None, description="LLMCall.provider; default: the engine's name.")
     actor: ActorResources = Field(default_factory=ActorResources)
     chunk_size: int | None = Field(default=None, ge=1, description="Overrides the enricher's chunk_size.")
+    gate: Gate | None = Field(default=None, description="The release gate of this use case's prompts and models.")
 
     def engine_spec(self) -> EngineSpec:
         return EngineSpec(engine=self.engine, model=self.model, params=self.params)

@@ -12,7 +12,16 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from schemas import CatalogEmbedded, DeadLetter, EnrichmentResult, GuardedResult, GuardrailVerdict, LLMCall
+from schemas import (
+    CatalogEmbedded,
+    DeadLetter,
+    EnrichmentResult,
+    EvalItem,
+    EvalRun,
+    GuardedResult,
+    GuardrailVerdict,
+    LLMCall,
+)
 from workers.sink.costing import CACHE_HITS, RowContext, cost
 
 _MIN_YEAR, _MAX_YEAR = 1970, 2105  # DateTime (TTL) and DateTime64 both hold these
@@ -107,4 +116,26 @@ def dead_letter_row(e: DeadLetter, ctx: RowContext) -> tuple:
     return (
         *_envelope(e), ctx.topic, e.original_topic, e.original_partition, e.original_offset, e.original_key,
         e.error_class, e.error_message, e.raw_value_b64, e.raw_size, e.truncated, e.worker, e.source,
+    )  # fmt: skip
+
+
+def eval_run_row(e: EvalRun, ctx: RowContext) -> tuple:
+    p = e.prompt
+    return (
+        *_envelope(e), e.run_id, e.use_case, e.task, e.dataset, e.dataset_sha256, p.name if p else "",
+        p.version if p else 0, e.model, e.engine, e.cascade or "", e.adapter or "", e.items, e.failed_rows,
+        [m.field for m in e.metrics], [m.metric for m in e.metrics], [m.value for m in e.metrics],
+        ts(e.started_at), e.seconds, e.cost_usd, e.status,
+    )  # fmt: skip
+
+
+def _values(answer: dict | None) -> dict[str, list[str]]:
+    return {k: [str(x) for x in v] if isinstance(v, list) else [str(v)] for k, v in (answer or {}).items()}
+
+
+def eval_item_row(e: EvalItem, ctx: RowContext) -> tuple:
+    return (
+        *_envelope(e), e.run_id, e.row, e.item_id, _values(e.expected), _values(e.predicted),
+        e.predicted is not None, dict(e.correct), e.route, dict(e.answered_by), e.llm_calls, e.latency_ms,
+        e.cost_usd, e.error or "",
     )  # fmt: skip

@@ -91,7 +91,25 @@ DEAD_LETTERS = TableSpec(
     rows.dead_letter_row,
 )  # fmt: skip
 
-TABLES = [LLM_CALLS, ENRICHMENT_RESULTS, GUARDED_RESULTS, GUARDRAIL_VERDICTS, CATALOG_EMBEDDED, DEAD_LETTERS]
+EVAL_RUNS = TableSpec(
+    "eval_runs",
+    [*ENVELOPE, ("run_id", S), ("use_case", S), ("task", S), ("dataset", S), ("dataset_sha256", S),
+     ("prompt_name", S), ("prompt_version", pa.uint32()), ("model", S), ("engine", S), ("cascade", S),
+     ("adapter", S), ("items", pa.uint32()), ("failed_rows", pa.uint32()), ("metric_fields", LS),
+     ("metric_names", LS), ("metric_values", pa.list_(F64)), ("started_at", TS), ("seconds", F64),
+     ("cost_usd", MONEY), ("status", S)],
+    rows.eval_run_row,
+)  # fmt: skip
+EVAL_ITEMS = TableSpec(
+    "eval_items",
+    [*ENVELOPE, ("run_id", S), ("row", pa.uint32()), ("item_id", S), ("expected", pa.map_(S, LS)),
+     ("predicted", pa.map_(S, LS)), ("answered", pa.bool_()), ("correct", pa.map_(S, pa.bool_())), ("route", S),
+     ("answered_by", SMAP), ("llm_calls", pa.uint16()), ("latency_ms", F64), ("cost_usd", MONEY), ("error", S)],
+    rows.eval_item_row,
+)  # fmt: skip
+
+TABLES = [LLM_CALLS, ENRICHMENT_RESULTS, GUARDED_RESULTS, GUARDRAIL_VERDICTS, CATALOG_EMBEDDED, DEAD_LETTERS,
+          EVAL_RUNS, EVAL_ITEMS]  # fmt: skip
 TOPIC_TABLES: dict[str, TableSpec] = {
     "llm.calls": LLM_CALLS,
     "enrichment.results": ENRICHMENT_RESULTS,
@@ -100,6 +118,8 @@ TOPIC_TABLES: dict[str, TableSpec] = {
     "enrichment.rejected": GUARDED_RESULTS,
     "guardrail.verdicts": GUARDRAIL_VERDICTS,
     "catalog.embedded": CATALOG_EMBEDDED,
+    "eval.runs": EVAL_RUNS,
+    "eval.items": EVAL_ITEMS,
 }
 
 
