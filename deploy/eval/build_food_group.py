@@ -20,8 +20,13 @@ GOLDEN_PER_GROUP = 3
 def row(r: dict) -> dict:
     return {
         "id": r["id"],
-        "item": {"item_id": r["id"], "store_id": "usda", "name": r["name"], "description": r.get("description") or "",
-                 "price": 0},  # fmt: skip
+        "item": {
+            "item_id": r["id"],
+            "store_id": "usda",
+            "name": r["name"],
+            "description": r.get("description") or "",
+            "price": 0,
+        },  # fmt: skip
         "expected": {"food_group": r["labels"]["food_group"]},
         "source": r["source"],
     }

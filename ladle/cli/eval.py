@@ -35,6 +35,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     ev = typer.Typer(help="Evaluation: golden datasets, scored runs, comparisons, the release gate.",
                      no_args_is_help=True)  # fmt: skip
     app.add_typer(ev, name="eval")
+    bench_app.command("eval")(bench_eval)
 
     @ev.command("datasets")
     def datasets_() -> None:
@@ -186,6 +187,19 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         decision = g.decide(spec, cand, result, baseline)
         out.print(decision.reason, highlight=False)
         raise typer.Exit(0 if decision.passed else 1)
+
+
+def bench_eval(
+    dataset: Annotated[str, typer.Option(help="A golden dataset; its use case is evaluated.")] = "tag",
+    rows: Annotated[int, typer.Option(min=1, help="Rows per round.")] = 24,
+    rounds: Annotated[int, typer.Option(min=1, help="Rounds of each side; the best counts.")] = 2,
+) -> None:
+    """The eval path's items/s vs direct engine calls on the same rows; scoring 100k items vs scikit-learn."""
+    from benchmarks import eval as bench
+    from shared.settings import ladle_settings
+
+    for line in bench.run(ladle_settings(), dataset, rows, rounds, console=err):
+        out.print(json.dumps(line), highlight=False, soft_wrap=True)
 
 
 def _print_run(run) -> None:

@@ -47,9 +47,8 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         reg = _registry()
         state = reg.push(name, file.read_text(), variables=var, model=model, parameters=parameters)
         version = state.versions[-1].version
-        if label:
-            reg.promote(name, version, label)
-        out.print(f"{name}@{version} pushed" + (f", {label} -> {version}" if label else ""))
+        forced = move_label(reg, name, version, label, force=False, reason=None) if label else False
+        out.print(f"{name}@{version} pushed" + (f", {label} -> {version}" if label else "") + _forced(forced))
 
     @pr.command("list")
     def list_() -> None:
@@ -87,25 +86,8 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         gate of every use case of this prompt that declares one: the version is evaluated on the gate's
         dataset (or an earlier run of it reused) and refused when it scores below the gate's minimum or
         significantly worse than the version in production now."""
-        import getpass
-
-        from ladle.eval.prompt_gate import gate_prompt
-        from shared.runtime.errors import UserError
-
-        if force and not reason:
-            raise UserError("--force needs --reason TEXT: the override is recorded in the prompt's history")
-        reg = _registry()
-        state = reg.get(name)
-        verdicts = gate_prompt(state, version, console=err) if label == "production" else []
-        refused = [v for v in verdicts if not v.passed]
-        if refused and not force:
-            err.print(f"{name}: production stays at {state.labels.get(label, '-')}: the gate refused version "
-                      f"{version} (override with --force --reason TEXT)", highlight=False)  # fmt: skip
-            raise typer.Exit(1)
-        gate_line = "; ".join(f"{v.use_case}: {v.reason}" for v in verdicts)
-        reg.promote(name, version, label, by=getpass.getuser(), gate=gate_line[:1000], forced=bool(refused),
-                    reason=reason or "")  # fmt: skip
-        out.print(f"{name}: {label} -> {version}" + (" (forced past the gate)" if refused else ""))
+        forced = move_label(_registry(), name, version, label, force, reason)
+        out.print(f"{name}: {label} -> {version}" + _forced(forced))
 
     @pr.command("ab")
     def ab(
@@ -130,3 +112,30 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         from shared.prompts.model import diff as d
 
         sys.stdout.write(d(_registry().get(name), a, b) or "(no difference)\n")
+
+
+def _forced(forced: bool) -> str:
+    return " (forced past the gate)" if forced else ""
+
+
+def move_label(reg, name: str, version: int, label: str, force: bool, reason: str | None) -> bool:
+    """Move a label; `production` only through the release gate (or past it, forced and recorded).
+    True when it was forced past the gate."""
+    import getpass
+
+    from ladle.eval.prompt_gate import gate_prompt
+    from shared.runtime.errors import UserError
+
+    if force and not reason:
+        raise UserError("--force needs --reason TEXT: the override is recorded in the prompt's history")
+    state = reg.get(name)
+    verdicts = gate_prompt(state, version, console=err) if label == "production" else []
+    refused = [v for v in verdicts if not v.passed]
+    if refused and not force:
+        err.print(f"{name}: {label} stays at {state.labels.get(label, '-')}: the gate refused version {version} "
+                  "(override with --force --reason TEXT)", highlight=False)  # fmt: skip
+        raise typer.Exit(1)
+    gate_line = "; ".join(f"{v.use_case}: {v.reason}" for v in verdicts)
+    reg.promote(name, version, label, by=getpass.getuser(), gate=gate_line[:1000], forced=bool(refused),
+                reason=reason or "")  # fmt: skip
+    return bool(refused)
