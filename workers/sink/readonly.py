@@ -1,9 +1,12 @@
-"""Read-only SQL for analysts, enforced by ClickHouse, not by parsing SQL.
+"""Read-only SQL for Ladle's clients (/query, /reports, `ladle query`), enforced by ClickHouse.
 
 Queries run on the store's second session, which has ``readonly=1`` set: the
 server refuses INSERT, ALTER, DROP, CREATE, SET and file/url table functions
-itself, however the statement is spelled. The session also caps run time and
-result size (settings ``clickhouse_query_timeout_s`` / ``clickhouse_max_result_rows``).
+itself, however the statement is spelled; statements.py refuses what readonly
+mode lets through (several statements, KILL, INTO OUTFILE), reading the statement
+with ClickHouse's own parser. The session also caps run time and result size
+(settings ``clickhouse_query_timeout_s`` / ``clickhouse_max_result_rows``), and
+runs beside the sink's inserts, not under their lock.
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
+from clickhouse_connect.driver.binding import bind_query
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from shared.runtime.errors import UserError
+from workers.sink import statements
 from workers.sink.store import ClickHouseStore
 
 log = structlog.get_logger()
@@ -35,9 +40,16 @@ def run_readonly(store: ClickHouseStore, sql: str, parameters: dict[str, Any] | 
     statement = sql.strip().rstrip(";").strip()
     if not statement:
         raise UserError("empty query: pass one SELECT statement")
+    client = store.readonly_client()
     try:
-        with store.lock:
-            result = store.readonly_client().query(statement, parameters=parameters)
+        # The guard reads the text that will run: client-side %(name)s values bound in.
+        bound, _ = bind_query(statement, parameters, client.server_tz)
+        text = bound.decode(errors="replace") if isinstance(bound, bytes) else bound
+        normalized = statements.normalize(lambda sql: str(client.command(sql)), text)
+        statements.check(normalized, "ladle")
+        result = client.query(statement, parameters=parameters)
+    except statements.QueryFailed as exc:
+        raise UserError(f"query refused: {exc.text}") from None
     except ClickHouseError as exc:
         raise UserError(_message(exc)) from None
     return QueryRows(list(result.column_names), [tuple(r) for r in result.result_rows])

@@ -10,6 +10,7 @@ second process gets a one-line UserError that points at the sink's query API.
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -39,8 +40,10 @@ class ClickHouseStore:
         self.kind = kind  # "chdb" or "http"
         self._readonly_settings = readonly_settings or {}
         self._readonly: Client | None = None
-        # The sink's writer and its query API share this process's chDB engine from two
-        # threads; one statement at a time keeps the embedded engine out of trouble.
+        self._readonly_lock = threading.Lock()
+        # The writer session's statements, one at a time: the lander's staging tables live in
+        # this session. Analysts' queries never take this lock: they run in sessions of their
+        # own (readonly_client, analyst.py), so a long query does not hold up an insert.
         self.lock = threading.RLock()
         self.client = self._connect()
         self.client.command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
@@ -60,6 +63,11 @@ class ClickHouseStore:
         path.mkdir(parents=True, exist_ok=True)
         return cls(f"chdb://{path}", settings.clickhouse_database, kind="chdb", readonly_settings=readonly)
 
+    @property
+    def chdb_path(self) -> str:
+        """The embedded engine's folder as chDB compares it (one per process): for more sessions on it."""
+        return os.path.realpath(self.dsn.removeprefix("chdb://"))
+
     def describe(self) -> str:
         """The target without credentials, for logs and messages."""
         if self.kind == "chdb":
@@ -67,9 +75,9 @@ class ClickHouseStore:
         head, _, tail = self.dsn.partition("://")
         return f"{head}://{tail.rpartition('@')[2]}"
 
-    def _connect(self, database: str | None = None, settings: dict[str, Any] | None = None) -> Client:
+    def _connect(self, database: str | None = None, settings: dict[str, Any] | None = None, **kwargs) -> Client:
         try:
-            return clickhouse_connect.get_client(dsn=self.dsn, database=database, settings=settings or {})
+            return clickhouse_connect.get_client(dsn=self.dsn, database=database, settings=settings or {}, **kwargs)
         except ClickHouseError as exc:
             text = str(exc)
             if "Cannot lock file" in text or "Another server instance" in text:
@@ -107,12 +115,16 @@ class ClickHouseStore:
 
     def readonly_client(self) -> Client:
         """A second session with readonly=1 set on it: ClickHouse itself refuses every
-        write, DDL, settings change and file/url table function on it."""
-        if self._readonly is None:
-            settings = dict(self._readonly_settings)
-            settings["readonly"] = 1  # last: after it, no setting may change
-            self._readonly = self._connect(database=self.database, settings=settings)
-        return self._readonly
+        write, DDL, settings change and file/url table function on it. Its calls run one at
+        a time (the client's own lock), never under the writer's."""
+        with self._readonly_lock:
+            if self._readonly is None:
+                settings = dict(self._readonly_settings)
+                settings["readonly"] = 1  # last: after it, no setting may change
+                # A server session admits one query at a time; the settings ride on every request anyway.
+                extra = {} if self.kind == "chdb" else {"autogenerate_session_id": False}
+                self._readonly = self._connect(database=self.database, settings=settings, **extra)
+            return self._readonly
 
     def close(self) -> None:
         for client in (self._readonly, self.client):
