@@ -5,10 +5,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 KAFKA_LIBS := .cache/kafka/libs
+JDBC_LIBS := .cache/jdbc/libs
 
-.PHONY: setup demo test test-unit bench bench-deps lint clean
+.PHONY: setup demo test test-unit bench bench-deps lint clean chromium
 
-setup: $(VENV)/.installed $(KAFKA_LIBS)/.resolved
+setup: $(VENV)/.installed $(KAFKA_LIBS)/.resolved $(JDBC_LIBS)/.resolved chromium
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +25,16 @@ $(KAFKA_LIBS)/.resolved: deploy/kafka/pom.xml
 	@rm -rf $(KAFKA_LIBS)
 	mvn -q -B -f deploy/kafka/pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(CURDIR)/$(KAFKA_LIBS)
 	@touch $@
+
+# The official ClickHouse JDBC driver, for the test that drives the sink's ClickHouse interface with it.
+$(JDBC_LIBS)/.resolved: tests/jdbc/pom.xml
+	@rm -rf $(JDBC_LIBS)
+	mvn -q -B -f tests/jdbc/pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(CURDIR)/$(JDBC_LIBS)
+	@touch $@
+
+# Headless Chromium (Debian's package) draws the HTML reports in the tests; Playwright drives it.
+chromium:
+	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
 demo: setup
 	$(VENV)/bin/ladle demo

@@ -72,6 +72,31 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         applied = _locally(lambda store: migrate(store, body_ttl_days=days), migrate_first=False)
         out.print(f"migrations applied: {applied if applied else 'none new'}")
 
+    users_app = typer.Typer(help="Analyst accounts of the sink's SQL interfaces (deploy/sink/users.yaml).")
+    db_app.add_typer(users_app, name="users")
+
+    @users_app.command("add")
+    def users_add(
+        name: Annotated[str, typer.Argument(help="The account's user name.")],
+        password: Annotated[
+            str | None, typer.Option(help="Its password; prompted for (hidden) when left out, or --generate.")
+        ] = None,
+        generate: Annotated[bool, typer.Option(help="Make a random password and print it (stderr).")] = False,
+    ) -> None:
+        """Print the users-file line for an account (read-only, like every account): paste it under `users:`."""
+        import secrets
+
+        from workers.sink.accounts import account_line
+
+        if generate:
+            password = secrets.token_urlsafe(18)
+            err.print(f"password for {name}: {password}", highlight=False)
+        elif password is None:
+            password = typer.prompt(f"password for {name}", hide_input=True, confirmation_prompt=True)
+        if not password:
+            raise UserError("an empty password is not a password")
+        typer.echo(account_line(name, password))
+
     @app.command("query")
     def query(
         sql: Annotated[str, typer.Argument(help="One read-only statement.")],

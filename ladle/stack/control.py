@@ -64,7 +64,19 @@ def up(settings: LadleSettings, console: Console, services: str | None = None, w
         console.print(f"supervisor started (pid {proc.pid}); logs in {paths.data_dir / 'logs'}")
     else:
         console.print(f"supervisor already running (pid {pid})")
+    if any(s.name == "sink" for s in chosen):
+        _grafana(settings, console)
     return wait_healthy(paths, [s.name for s in chosen], console, wait_s)
+
+
+def _grafana(settings: LadleSettings, console: Console) -> None:
+    from ladle.stack.grafana import write_provisioning
+    from workers.sink.settings import sink_settings
+
+    sink = sink_settings()
+    home = write_provisioning(settings.data_dir / "grafana" / "provisioning", sink_port=BY_NAME["sink"].port(),
+                              user=sink.sink_api_user, password=sink.sink_api_password)  # fmt: skip
+    console.print(f"grafana: a datasource on the sink's ClickHouse interface in {home} (GF_PATHS_PROVISIONING)")
 
 
 def _migrate(console: Console) -> None:

@@ -17,6 +17,7 @@ from shared.kafka.broker import free_port
 from shared.pricing import Pricing
 from shared.runtime import codec
 from shared.runtime.loop import Runtime
+from tests.fixtures.accounts import ANALYST_AUTH
 from tests.fixtures.sink_events import sample_events
 from tests.integration.kafka_helpers import committed_lag, produce
 from tests.integration.test_sink_store import RAW_COUNTS, SAMPLE_AGGREGATES, aggregates, open_store, raw_counts
@@ -107,7 +108,9 @@ def test_sigkill_mid_stream_loses_nothing_counts_nothing_twice_and_sql_stays_rea
     api = f"http://127.0.0.1:{port}"
 
     def count() -> int:
-        body = httpx.get(f"{api}/query", params={"sql": "SELECT count() FROM llm_calls"}, timeout=10).json()
+        body = httpx.get(
+            f"{api}/query", params={"sql": "SELECT count() FROM llm_calls"}, timeout=10, auth=ANALYST_AUTH
+        ).json()
         return body["rows"][0][0]
 
     produce_events(settings, calls(30_000, "a"))
@@ -123,7 +126,9 @@ def test_sigkill_mid_stream_loses_nothing_counts_nothing_twice_and_sql_stays_rea
         assert wait_for(lambda: committed_lag(settings, group, "llm.calls") == 0 and count() == 30_000, timeout=180)
         # physical rows, no FINAL: a double insert would show here
         assert count() == 30_000
-        cost = httpx.post(f"{api}/query", json={"sql": "SELECT sum(calls), sum(input_tokens) FROM cost_daily"}).json()
+        cost = httpx.post(
+            f"{api}/query", json={"sql": "SELECT sum(calls), sum(input_tokens) FROM cost_daily"}, auth=ANALYST_AUTH
+        ).json()
         assert cost["rows"] == [[30_000, 3_000_000]]
 
         # writes are refused by ClickHouse's readonly mode, through the API and the CLI
@@ -132,7 +137,7 @@ def test_sigkill_mid_stream_loses_nothing_counts_nothing_twice_and_sql_stays_rea
             "DROP TABLE llm_calls",
             "ALTER TABLE llm_calls DELETE WHERE 1",
         ):
-            r = httpx.post(f"{api}/query", json={"sql": sql})
+            r = httpx.post(f"{api}/query", json={"sql": sql}, auth=ANALYST_AUTH)
             assert r.status_code == 400 and "read-only" in r.json()["detail"]
             res = ladle(e, "query", sql)
             assert res.returncode == 2 and res.stderr.strip().count("\n") == 0 and "read-only" in res.stderr

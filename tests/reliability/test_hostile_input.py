@@ -50,6 +50,7 @@ from shared.kafka import clients
 from shared.kafka.broker import free_port
 from shared.pricing import Pricing
 from shared.runtime import codec
+from tests.fixtures.accounts import ANALYST_AUTH
 from tests.integration.kafka_helpers import read_all, wait_for
 from tests.reliability.faults import LadleProcess, lag
 from topics.registry import TOPICS, key_of
@@ -364,7 +365,7 @@ def produce_tracked(settings, msgs: list[Message]) -> None:
 
 
 def sql(api: str, query: str) -> list[list]:
-    resp = httpx.post(f"{api}/query", json={"sql": query}, timeout=60)
+    resp = httpx.post(f"{api}/query", json={"sql": query}, timeout=60, auth=ANALYST_AUTH)
     resp.raise_for_status()
     return resp.json()["rows"]
 

@@ -16,6 +16,7 @@ import pytest
 
 from schemas import CatalogEmbedded
 from shared.kafka.broker import free_port
+from tests.fixtures.accounts import ANALYST_AUTH
 from tests.integration.kafka_helpers import produce_changes, read_all, wait_for
 from tests.integration.test_sink_kafka import calls, produce_events
 from tests.reliability.faults import LadleProcess, can_make_folders_read_only, lag, mode_respecting_preexec, read_only
@@ -31,7 +32,7 @@ def read_only_works(tmp_path):
 
 
 def sql(api: str, query: str) -> list[list]:
-    resp = httpx.post(f"{api}/query", json={"sql": query}, timeout=30)
+    resp = httpx.post(f"{api}/query", json={"sql": query}, timeout=30, auth=ANALYST_AUTH)
     resp.raise_for_status()
     return resp.json()["rows"]
 

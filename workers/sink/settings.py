@@ -24,12 +24,37 @@ class SinkSettings(LadleSettings):
     )
     clickhouse_query_timeout_s: int = Field(default=60, ge=1, description="Longest a read-only query may run.")
     clickhouse_max_result_rows: int = Field(
-        default=100_000, ge=1, description="Most rows a read-only query may return."
+        default=100_000, ge=1, description="Most rows a read-only query of Ladle's JSON API (/query) may return."
+    )
+    clickhouse_export_max_rows: int = Field(
+        default=10_000_000,
+        ge=1,
+        description="Most rows one answer of the ClickHouse HTTP interface may have; it streams, so memory stays "
+        "flat. Analysts may ask for fewer (max_result_rows).",
+    )
+    clickhouse_query_max_threads: int = Field(
+        default=1,
+        ge=1,
+        description="Threads one analyst query may use: more answers faster, and takes cores from ingestion "
+        "(`ladle bench sink` measures the trade).",
+    )
+    clickhouse_query_max_memory_bytes: int = Field(
+        default=4 << 30,
+        ge=1 << 20,
+        description="Memory one analyst query may use; the embedded store shares the sink's process, so a runaway "
+        "GROUP BY fails alone instead of taking ingestion down.",
+    )
+    clickhouse_max_concurrent_queries: int = Field(
+        default=4, ge=1, description="Analyst queries at once on the ClickHouse HTTP interface; past it, 503."
     )
     sink_api_url: str = Field(
         default="",
         description="The sink's query API, tried first by `ladle query` and `ladle report`; "
         "default: 127.0.0.1 on LADLE_SINK_API_PORT (8082), where the local sink serves it.",
+    )
+    sink_api_user: str = Field(default="analyst", description="The analyst account Ladle's own clients use.")
+    sink_api_password: str = Field(
+        default="ladle-analyst", description="Its password (the documented demo account's by default)."
     )
     pricing_file: Path | None = Field(default=None, description="Defaults to deploy/pricing/pricing.yaml.")
 
