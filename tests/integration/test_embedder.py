@@ -21,6 +21,7 @@ from shared.encoder import Encoder
 from shared.kafka.broker import free_port
 from shared.runtime.loop import Runtime
 from tests.conftest import REPO
+from tests.fixtures.accounts import TEAM_KEY_HEADERS
 from tests.integration.kafka_helpers import committed_lag, produce, produce_changes, read_all, wait_for
 from workers.embedder import EmbedderSettings, create_worker
 from workers.embedder.collections import EdgeCollections, ServerCollections
@@ -242,7 +243,10 @@ def test_sigkill_mid_stream_then_restart_indexes_every_item_once_at_its_latest_v
         health = httpx.get(f"{api}/health", timeout=10).json()
         assert health["points"] == len(changes) and health["backend"] == "edge"
         found = httpx.get(
-            f"{api}/search", params={"q": "margherita pizza", "store": "st-luigi", "limit": 3}, timeout=30
+            f"{api}/search",
+            params={"q": "margherita pizza", "store": "st-luigi", "limit": 3},
+            timeout=30,
+            headers=TEAM_KEY_HEADERS,
         ).json()
         assert found["results"] and all(r["store_id"] == "st-luigi" for r in found["results"])
         assert "Margherita" in found["results"][0]["name"]
@@ -314,7 +318,7 @@ def test_reindex_in_the_running_service_switches_readers_atomically(settings, to
         for c in late:
             produce_changes(settings, "catalog.changes", [c])
             time.sleep(0.2)
-            found = httpx.get(f"{api}/search", params={"q": "pizza", "limit": 1}, timeout=30)
+            found = httpx.get(f"{api}/search", params={"q": "pizza", "limit": 1}, timeout=30, headers=TEAM_KEY_HEADERS)
             assert found.status_code == 200 and found.json()["results"]  # searches keep being answered
         stdout, stderr = cli.communicate(timeout=240)
         assert cli.returncode == 0, stderr.decode()[-3000:]
@@ -325,7 +329,12 @@ def test_reindex_in_the_running_service_switches_readers_atomically(settings, to
         health = httpx.get(f"{api}/health", timeout=5).json()
         assert health["collection"] == new.name and health["model"] == model_path
         assert cols.names() == [new.name], "the old collection is removed after the switch"
-        found = httpx.get(f"{api}/search", params={"q": "Late Dish 9 arrived during the reindex"}, timeout=30).json()
+        found = httpx.get(
+            f"{api}/search",
+            params={"q": "Late Dish 9 arrived during the reindex"},
+            timeout=30,
+            headers=TEAM_KEY_HEADERS,
+        ).json()
         assert found["collection"] == new.name and found["results"][0]["item_id"].startswith("late-")
     finally:
         runtime.stop()

@@ -11,7 +11,7 @@ import time
 from typing import Annotated
 
 import structlog
-from fastapi import FastAPI, HTTPException, Query
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from shared.settings import LadleSettings
@@ -48,8 +48,32 @@ class ReindexRequest(BaseModel):
     model: str = Field(min_length=1, description="A sentence-transformers model path or name.")
 
 
+def team_key_check(settings: EmbedderSettings):
+    """A dependency that admits a request carrying one of the gateway's team keys (Authorization:
+    Bearer KEY); /health stays open for the supervisor and compose."""
+    from shared.keyhash import sha256_hex, team_key_hashes
+
+    teams = team_key_hashes(settings.gateway_config_file)
+    if not teams:
+        log.warning("api.no_team_keys", file=str(settings.gateway_config_file), effect="every request is refused")
+
+    def check(request: Request) -> str:
+        auth = request.headers.get("authorization") or ""
+        key = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+        team = teams.get(sha256_hex(key)) if key else None
+        if team is None:
+            raise HTTPException(
+                401, "missing or unknown team key: send Authorization: Bearer <key> (the gateway's team keys)",
+                headers={"WWW-Authenticate": "Bearer"},
+            )  # fmt: skip
+        return team
+
+    return check
+
+
 def create_app(worker, ladle: LadleSettings, settings: EmbedderSettings) -> FastAPI:
     app = FastAPI(title="Ladle embedder", description="Search over the catalog index this service owns.")
+    team = [Depends(team_key_check(settings or EmbedderSettings()))]
 
     @app.get("/health")
     def health() -> dict:
@@ -64,7 +88,7 @@ def create_app(worker, ladle: LadleSettings, settings: EmbedderSettings) -> Fast
                 "reindex": worker.reindex_job.state.phase if worker.reindex_job else None,
             }
 
-    @app.get("/search")
+    @app.get("/search", dependencies=team)
     def search(
         q: Annotated[str, Query(min_length=1, max_length=2000, description="What to look for.")],
         store: Annotated[str | None, Query(description="Only this store_id.")] = None,
@@ -75,7 +99,7 @@ def create_app(worker, ladle: LadleSettings, settings: EmbedderSettings) -> Fast
         with worker.reading() as index:
             return run_search(index, q, SearchFilter(store, category, max_price), limit)
 
-    @app.get("/points")
+    @app.get("/points", dependencies=team)
     def points(
         offset: Annotated[str | None, Query(description="Start at this point id: the last page's next_offset.")] = None,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
@@ -88,7 +112,7 @@ def create_app(worker, ladle: LadleSettings, settings: EmbedderSettings) -> Fast
                 raise HTTPException(400, f"offset {offset!r} is not a point id") from None
             return {"collection": index.info.name, "points": [r.to_json() for r in rows], "next_offset": nxt}
 
-    @app.post("/reindex", status_code=202)
+    @app.post("/reindex", status_code=202, dependencies=team)
     def reindex(req: ReindexRequest) -> dict:
         from workers.embedder.reindex import Reindexer, ReindexJob
 
@@ -99,7 +123,7 @@ def create_app(worker, ladle: LadleSettings, settings: EmbedderSettings) -> Fast
         worker.reindex_job = ReindexJob(worker, reindexer).start()
         return worker.reindex_job.state.public()
 
-    @app.get("/reindex")
+    @app.get("/reindex", dependencies=team)
     def reindex_state() -> dict:
         if worker.reindex_job is None:
             raise HTTPException(404, "no reindex has run in this process")

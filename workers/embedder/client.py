@@ -12,13 +12,15 @@ def api_url(settings) -> str | None:
 
 
 def running(settings, timeout_s: float = 60.0):
-    """An httpx client on the running embedder, or None when none answers its /health."""
+    """An httpx client on the running embedder, or None when none answers its /health. It sends
+    the team key of the settings (LADLE_EMBEDDER_API_KEY, the demo key by default)."""
     import httpx
 
     url = api_url(settings)
     if url is None:
         return None
-    client = httpx.Client(base_url=url, timeout=httpx.Timeout(timeout_s, connect=1.0))
+    headers = {"Authorization": f"Bearer {settings.api_key}"}
+    client = httpx.Client(base_url=url, headers=headers, timeout=httpx.Timeout(timeout_s, connect=1.0))
     try:
         client.get("/health").raise_for_status()
     except httpx.HTTPError:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import WorkerSettings
+from shared.settings import REPO_ROOT, WorkerSettings
 
 DEFAULT_TEMPLATE = "{name}\n{description}\n{category} {cuisine}\n{tags}"
 
@@ -57,6 +59,15 @@ class EmbedderSettings(WorkerSettings):
     qdrant_timeout_s: float = Field(default=30.0, description="Per-request timeout of the Qdrant server.")
     api_port: int = Field(default=8081, description="Search API (/search, /health, /reindex); 0 disables it.")
     api_host: str = Field(default="127.0.0.1", description="0.0.0.0 in containers.")
+    gateway_config_file: Path = Field(
+        default=REPO_ROOT / "deploy" / "gateway" / "gateway.yaml",
+        validation_alias=AliasChoices("LADLE_GATEWAY_CONFIG_FILE", "gateway_config_file"),
+        description="The API takes the gateway's team keys (their sha256 in this file), so one key reaches both.",
+    )
+    api_key: str = Field(
+        default="ladle-demo-key",
+        description="The team key Ladle's own clients (`ladle search`, `ladle check`, the demo) send to the API.",
+    )
 
     def load_encoder(self, model: str | None = None):
         """The encoder for ``model`` (default: this setting's), reporting to the embedder's metrics."""
