@@ -23,7 +23,7 @@ from shared.kafka.broker import free_port
 from shared.settings import REPO_ROOT, LadleSettings
 from tests.fixtures.accounts import ANALYST_AUTH
 from tests.fixtures.sink_events import sample_events
-from tests.integration.test_sink_kafka import calls, produce_events, run_sink
+from tests.integration.test_sink_kafka import calls, produce_events, run_sink, wait_for
 from tests.integration.test_sink_store import RAW_COUNTS, open_store
 from topics import apply as topic_apply
 from topics.registry import Namespace
@@ -374,7 +374,8 @@ def test_too_many_simultaneous_queries_get_503(sink):
             next(reading)
             busy = httpx.post(f"{url}/", content="SELECT 1", auth=ANALYST_AUTH)
             assert busy.status_code == 503 and busy.headers["X-ClickHouse-Exception-Code"] == "202"
-        assert httpx.post(f"{url}/", content="SELECT 1", auth=ANALYST_AUTH).text == "1\n"
+        # The slot comes back once the sink has seen the client go (asynchronously): wait for it.
+        assert wait_for(lambda: httpx.post(f"{url}/", content="SELECT 1", auth=ANALYST_AUTH).text == "1\n")
     finally:
         api.stop()
 

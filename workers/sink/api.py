@@ -42,6 +42,7 @@ def ceilings_of(settings: SinkSettings):
         max_result_rows=settings.clickhouse_export_max_rows,
         max_threads=settings.clickhouse_query_max_threads,
         max_memory_usage=settings.clickhouse_query_max_memory_bytes,
+        nice=settings.clickhouse_query_nice,
     )
 
 

@@ -44,6 +44,7 @@ class Ceilings:
     max_result_rows: int
     max_threads: int
     max_memory_usage: int
+    nice: int = 19  # the query's threads yield the CPU to ingestion's (os_threads_nice_value_query)
 
     def defaults(self) -> dict[str, str]:
         return {
@@ -52,6 +53,8 @@ class Ceilings:
             "result_overflow_mode": "throw",
             "max_threads": str(self.max_threads),
             "max_memory_usage": str(self.max_memory_usage),
+            "os_threads_nice_value_query": str(self.nice),
+            "priority": "2",  # below the sink's writer session (store.py), which is 1
         }
 
 

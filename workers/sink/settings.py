@@ -33,10 +33,17 @@ class SinkSettings(LadleSettings):
         "flat. Analysts may ask for fewer (max_result_rows).",
     )
     clickhouse_query_max_threads: int = Field(
-        default=1,
+        default=os.cpu_count() or 1,
         ge=1,
-        description="Threads one analyst query may use: more answers faster, and takes cores from ingestion "
-        "(`ladle bench sink` measures the trade).",
+        description="Threads one analyst query may use (default: one per core). Their niceness, not their number, "
+        "keeps ingestion going: see clickhouse_query_nice.",
+    )
+    clickhouse_query_nice: int = Field(
+        default=19,
+        ge=0,
+        le=19,
+        description="Niceness of analysts' query threads (os_threads_nice_value_query): 19 lets the sink's own "
+        "threads go first whenever both want a core, and costs an idle sink nothing.",
     )
     clickhouse_query_max_memory_bytes: int = Field(
         default=4 << 30,

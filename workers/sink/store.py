@@ -24,6 +24,9 @@ from shared.runtime.errors import UserError
 from workers.sink.settings import SinkSettings
 
 log = structlog.get_logger()
+# ClickHouse's query priorities (1 is the highest): queries of a lower one pause while one of a
+# higher one runs, so analysts' queries step aside for the sink's inserts.
+WRITER_PRIORITY, READER_PRIORITY = 1, 2
 
 
 def _one_line(exc: BaseException) -> str:
@@ -45,7 +48,8 @@ class ClickHouseStore:
         # this session. Analysts' queries never take this lock: they run in sessions of their
         # own (readonly_client, analyst.py), so a long query does not hold up an insert.
         self.lock = threading.RLock()
-        self.client = self._connect()
+        # Priority 1 (the highest): an analyst's query (priority 2) pauses while an insert runs.
+        self.client = self._connect(settings={"priority": WRITER_PRIORITY})
         self.client.command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
         self.client.database = database
         log.info("clickhouse.opened", kind=kind, database=database, target=self.describe())
@@ -56,6 +60,8 @@ class ClickHouseStore:
             "max_execution_time": settings.clickhouse_query_timeout_s,
             "max_result_rows": settings.clickhouse_max_result_rows,
             "result_overflow_mode": "throw",
+            "os_threads_nice_value_query": settings.clickhouse_query_nice,  # ingestion's threads go first
+            "priority": READER_PRIORITY,
         }
         if settings.clickhouse_url:
             return cls(settings.clickhouse_url, settings.clickhouse_database, kind="http", readonly_settings=readonly)
