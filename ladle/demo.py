@@ -8,7 +8,6 @@ search, an analyst query and the HTML report. The stack keeps running.
 
 from __future__ import annotations
 
-import html
 import json
 import time
 from pathlib import Path
@@ -118,32 +117,11 @@ ANALYST_SQL = (
 
 
 def write_report(path: Path, facts: dict, hits: list[dict], analyst: list[dict]) -> None:
-    from workers.sink import html as report_html
-    from workers.sink.reports import REPORTS, report_sql
+    """reports/demo.html: one page of charts (ladle/dashboard.py), read through the sink's API."""
+    from ladle.dashboard import render
 
-    sections = []
-    for name in ("cost", "latency", "guardrails", "freshness", "dead_letters"):
-        q, params = report_sql(name, "1d")
-        qr = query_api("/query", json={"sql": q, "parameters": params})
-        if qr is None:
-            raise FatalError("the sink's query API stopped answering")
-        dims = REPORTS[name].default_group_by
-        sections.append(f"<h2>{name}</h2>{report_html.chart_for(name, qr, dims)}{report_html.table_html(qr)}")
-    search_rows = "".join(
-        f"<tr><td>{html.escape(str(h.get('item_id')))}</td><td>{html.escape(str(h.get('name', '')))}</td>"
-        f"<td>{float(h.get('score', 0)):.3f}</td></tr>"
-        for h in hits
-    )
-    body = "".join(sections)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"""<!doctype html><html><head><meta charset="utf-8"><title>Ladle demo</title>
-<style>body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse;margin:1em 0}}
-td,th{{border:1px solid #ccc;padding:4px 8px;font-size:13px;text-align:right}}th{{background:#f3f3f3}}</style></head>
-<body><h1>Ladle demo</h1><pre>{html.escape(json.dumps(facts, indent=1, default=str))}</pre>
-<h2>search</h2><table><tr><th>item</th><th>name</th><th>score</th></tr>{search_rows}</table>
-<h2>analyst query</h2><pre>{html.escape(ANALYST_SQL)}</pre><pre>{html.escape(json.dumps(analyst, indent=1, default=str))}</pre>
-{body}</body></html>
-""")
+    path.write_text(render(facts, hits, analyst, ANALYST_SQL, sql))
 
 
 def evaluate_tag(console: Console, settings: LadleSettings, limit: int) -> dict:
@@ -235,8 +213,9 @@ def run_demo(console: Console, items: int | None = None, timeout_s: float = 900.
     console.print(
         f"[bold green]demo done[/] in {time.perf_counter() - started:.0f}s. The stack keeps running:\n"
         f"  gateway (OpenAI-compatible)  http://127.0.0.1:{ports['gateway']}/v1   key: ladle-demo-key\n"
-        f"  search                       http://127.0.0.1:{ports['embedder']}/search?q=pad+thai\n"
-        f"  read-only SQL                http://127.0.0.1:{ports['sink']}/query   (or `ladle query`)\n"
+        f"  search                       http://127.0.0.1:{ports['embedder']}/search?q=pad+thai   (same key)\n"
+        f"  ClickHouse (HTTP interface)  http://127.0.0.1:{ports['sink']}/   user analyst, password ladle-analyst\n"
+        f"                               (clickhouse-connect, JDBC, Grafana, curl; or `ladle query`)\n"
         f"  local LLM (llama.cpp)        http://127.0.0.1:{ports['llm']}/v1\n"
         f"  Kafka                        {settings.kafka_bootstrap}\n"
         "  `ladle status`, `ladle logs SERVICE`, `ladle check`; stop everything with `ladle down`."

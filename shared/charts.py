@@ -9,7 +9,13 @@ PALETTE = ["#3366cc", "#ff9900", "#dc3912", "#109618", "#990099", "#0099c6"]
 STYLE = (
     "body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin-top:1em}"
     "td,th{border:1px solid #ccc;padding:4px 8px;font-size:13px;text-align:right}th{background:#f3f3f3}"
-    ".warn{color:#b00}"
+    ".warn{color:#b00}.tiles{display:flex;flex-wrap:wrap;gap:10px;margin:1em 0}"
+    ".tile{border:1px solid #ddd;border-radius:6px;padding:8px 14px;min-width:120px;background:#fafafa}"
+    ".tile b{display:block;font-size:20px}.tile span{font-size:12px;color:#555}"
+    ".panels{display:grid;grid-template-columns:repeat(auto-fit,minmax(560px,1fr));gap:18px}"
+    ".panel{border:1px solid #e3e3e3;border-radius:6px;padding:10px 14px}.panel h2{margin:0 0 6px;font-size:17px}"
+    ".panel .row{display:flex;flex-wrap:wrap;gap:14px;align-items:flex-start}.panel svg{max-width:100%;height:auto}"
+    ".empty{color:#777;font-style:italic}pre{white-space:pre-wrap;font-size:12px}"
 )
 
 
@@ -28,6 +34,8 @@ def table(columns: list[str], rows: list[list]) -> str:
 
 
 def _fmt(v) -> str:
+    if v is None:
+        return "–"
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
@@ -136,3 +144,95 @@ def line_chart(xs: list[str], series: dict[str, list[float | None]], title: str,
         out.append(f'<text x="{width - right + 24}" y="{top + 9 + 16 * j}" font-size="11">{html.escape(name)}</text>')
     out.append("</svg>")
     return "".join(out)
+
+
+def tiles(items: list[tuple[str, str]]) -> str:
+    """Headline numbers as cards: (label, value)."""
+    cards = "".join(f"<div class=tile><b>{html.escape(v)}</b><span>{html.escape(k)}</span></div>" for k, v in items)
+    return f"<div class=tiles>{cards}</div>"
+
+
+def panel(title: str, chart: str, numbers: str, note: str = "") -> str:
+    """A titled section: the chart with its numbers beside it."""
+    extra = f"<p>{note}</p>" if note else ""
+    return f"<section class=panel><h2>{html.escape(title)}</h2>{extra}<div class=row>{chart}{numbers}</div></section>"
+
+
+def panels(sections: list[str]) -> str:
+    return f"<div class=panels>{''.join(sections)}</div>"
+
+
+def empty(text: str) -> str:
+    return f"<p class=empty>{html.escape(text)}</p>"
+
+
+def column_chart(labels: list[str], values: list[float], title: str, unit: str = "", width: int = 560,
+                 height: int = 260) -> str:  # fmt: skip
+    """Vertical bars over ordered labels (a histogram's buckets), each with its value on top."""
+    left, right, top, bottom = 44, 10, 34, 64
+    n = max(1, len(labels))
+    peak = max([v for v in values if v is not None] or [1.0]) or 1.0
+    plot_w, plot_h = width - left - right, height - top - bottom
+    slot = plot_w / n
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">',
+        f'<text x="8" y="20" font-size="15" font-weight="bold">{html.escape(title)}</text>',
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#999"/>',
+    ]
+    for i, (label, v) in enumerate(zip(labels, values, strict=True)):
+        x = left + i * slot
+        cx = x + slot / 2
+        if v:
+            h = max(1.0, plot_h * v / peak)
+            out.append(
+                f'<rect x="{x + slot * 0.12:.1f}" y="{top + plot_h - h:.1f}" width="{slot * 0.76:.1f}" '
+                f'height="{h:.1f}" fill="{PALETTE[0]}"><title>{html.escape(label)}: {v:g}{unit}</title></rect>'
+            )
+            out.append(
+                f'<text x="{cx:.1f}" y="{top + plot_h - h - 3:.1f}" font-size="10" text-anchor="middle">{v:,.4g}</text>'
+            )
+        out.append(
+            f'<text x="{cx:.1f}" y="{top + plot_h + 12}" font-size="10" text-anchor="end" '
+            f'transform="rotate(-35 {cx:.1f} {top + plot_h + 12})">{html.escape(label[:18])}</text>'
+        )
+    out.append("</svg>")
+    return "".join(out)  # fmt: skip
+
+
+def donut_chart(labels: list[str], values: list[float], title: str, size: int = 260) -> str:
+    """Shares of a whole as a ring, one arc per label, with a legend and each share."""
+    import math
+
+    total = sum(v for v in values if v) or 1.0
+    r, cx, cy = size * 0.32, size * 0.4, size * 0.55
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{size + 180}" height="{size + 20}" role="img">',
+        f'<text x="8" y="20" font-size="15" font-weight="bold">{html.escape(title)}</text>',
+    ]
+    angle = -math.pi / 2
+    for j, (label, v) in enumerate(zip(labels, values, strict=True)):
+        color = PALETTE[j % len(PALETTE)]
+        if v:
+            sweep = 2 * math.pi * v / total
+            if sweep >= 2 * math.pi - 1e-9:  # one label holds everything: a whole ring
+                out.append(
+                    f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="{r:.1f}" fill="none" stroke="{color}" '
+                    f'stroke-width="{r * 0.45:.1f}"><title>{html.escape(label)}: {v:g}</title></circle>'
+                )
+            else:
+                x0, y0 = cx + r * math.cos(angle), cy + r * math.sin(angle)
+                x1, y1 = cx + r * math.cos(angle + sweep), cy + r * math.sin(angle + sweep)
+                big = 1 if sweep > math.pi else 0
+                out.append(
+                    f'<path d="M{x0:.1f},{y0:.1f} A{r:.1f},{r:.1f} 0 {big} 1 {x1:.1f},{y1:.1f}" fill="none" '
+                    f'stroke="{color}" stroke-width="{r * 0.45:.1f}"><title>{html.escape(label)}: {v:g}'
+                    "</title></path>"
+                )
+            angle += sweep
+        ly = 40 + 18 * j
+        out.append(f'<rect x="{size - 20}" y="{ly}" width="10" height="10" fill="{color}"/>')
+        out.append(
+            f'<text x="{size - 6}" y="{ly + 9}" font-size="11">{html.escape(label[:22])} {(v or 0) / total:.0%}</text>'
+        )
+    out.append("</svg>")
+    return "".join(out)  # fmt: skip

@@ -25,7 +25,8 @@ CEILINGS = Ceilings(max_execution_time=60, max_result_rows=1000, max_threads=2, 
 def test_settings_keep_their_ceilings_and_refuse_what_is_not_allowed():
     settings, restated = session_settings({"max_result_rows": "10", "session_timezone": "UTC"}, CEILINGS)
     assert settings == {"max_execution_time": "60", "max_result_rows": "10", "result_overflow_mode": "throw",
-                        "max_threads": "2", "max_memory_usage": str(1 << 30), "session_timezone": "UTC"}  # fmt: skip
+                        "max_threads": "2", "max_memory_usage": str(1 << 30), "os_threads_nice_value_query": "19",
+                        "priority": "2", "session_timezone": "UTC"}  # fmt: skip
     assert restated == {}
     settings, _ = session_settings(
         {"max_execution_time": "0", "max_result_rows": "5000", "max_threads": "auto", "max_memory_usage": "-1"},
