@@ -390,3 +390,23 @@ def test_ladle_clients_send_the_configured_account(sink, monkeypatch):
     monkeypatch.setenv("LADLE_SINK_API_PASSWORD", "wrong")
     with pytest.raises(UserError, match="refused the account 'analyst'"):
         query_api("/query", json={"sql": "SELECT 1"})
+
+
+def test_stopping_the_api_cancels_the_queries_still_running(sink):
+    """The sink closes its store after its API: a query still streaming then is cancelled, not
+    left running on a store that is about to close."""
+    port = free_port()
+    api = serve_in_thread(sink.store, "127.0.0.1", port, Accounts.load(USERS), sink.settings)
+    url = f"http://127.0.0.1:{port}"
+    wait_up(url)
+    with httpx.stream("POST", f"{url}/", content=HELD_OPEN, auth=ANALYST_AUTH, headers=IDENTITY) as open_query:
+        reading = open_query.iter_raw()
+        got = len(next(reading))
+        assert api.analysts._open  # the query holds its session
+        api.stop()
+        assert not api.analysts._open and not api.thread.is_alive()
+        try:
+            got += sum(len(chunk) for chunk in reading)
+        except httpx.HTTPError:
+            pass  # the connection closed mid-answer
+    assert got < len("\n".join(map(str, range(5_000_000))))

@@ -74,6 +74,12 @@ class ChdbAnalysts:
         self.path = path
         self.slots = Slots(max_concurrent)
         self._server_tz: str | None = None
+        self._open: set = set()  # close callbacks of sessions still streaming
+
+    def close_all(self) -> None:
+        """Cancels the queries still running: the store may close only after its sessions have."""
+        for close in list(self._open):
+            close()
 
     def run(self, q: AnalystQuery) -> Answer:
         import chdb
@@ -85,9 +91,20 @@ class ChdbAnalysts:
         def close() -> None:
             if not closed.is_set():
                 closed.set()
+                self._open.discard(cancel_and_close)
                 if conn is not None:
                     conn.close()
                 self.slots.give()
+
+        def cancel_and_close() -> None:
+            if streaming is not None:
+                try:
+                    streaming.close()  # a client that went away, or the sink stopping: stop the query
+                except Exception:  # noqa: BLE001 - closing must not mask anything
+                    pass
+            close()
+
+        streaming = None
 
         try:
             conn = chdb.connect(self.path)
@@ -98,14 +115,7 @@ class ChdbAnalysts:
             # chDB streams SELECTs only; anything else is answered (or refused) whole.
             if q.stream and fmt in STREAMABLE and (normalized or "").startswith(("SELECT ", "WITH ")):
                 streaming = conn.send_query(q.sql, fmt, params=q.params)
-
-                def cancel_and_close() -> None:
-                    try:
-                        streaming.close()  # a client that went away: stop the query
-                    except Exception:  # noqa: BLE001 - closing must not mask anything
-                        pass
-                    close()
-
+                self._open.add(cancel_and_close)
                 return Answer(fmt, _stream(streaming, cancel_and_close), dict(ZERO_SUMMARY), tz, cancel_and_close)
             res = conn.query(q.sql, fmt, params=q.params)
             data = res.bytes() or b""

@@ -26,6 +26,9 @@ class ServerAnalysts:
         self.slots = Slots(max_concurrent)
         self.client = httpx.Client(timeout=httpx.Timeout(None, connect=10.0))
 
+    def close_all(self) -> None:
+        self.client.close()  # the server's sessions end with their connections
+
     def run(self, q: AnalystQuery) -> Answer:
         self.slots.take()
         try:

@@ -105,6 +105,7 @@ def create_app(store, accounts: Accounts | None = None, settings: SinkSettings |
         return answer(run_report, name, since, group_by)
 
     analysts = analysts_for(store, settings) if store is not None else None  # None: listing routes only
+    app.state.analysts = analysts
     chhttp.mount(app, analysts, accounts, ceilings_of(settings), store.database if store is not None else "")
     return app
 
@@ -112,20 +113,26 @@ def create_app(store, accounts: Accounts | None = None, settings: SinkSettings |
 def serve_in_thread(store, host: str, port: int, accounts: Accounts, settings: SinkSettings | None = None) -> ApiThread:
     """Runs the API beside the worker's loop; stop it before the store closes."""
     app = create_app(store, accounts, settings)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=5
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="query-api", daemon=True)
     thread.start()
     log.info("query_api.started", url=f"http://{host}:{port}", accounts=len(accounts.hashes))
-    return ApiThread(server, thread)
+    return ApiThread(server, thread, app.state.analysts)
 
 
 class ApiThread:
-    def __init__(self, server: uvicorn.Server, thread: threading.Thread) -> None:
-        self.server, self.thread = server, thread
+    def __init__(self, server: uvicorn.Server, thread: threading.Thread, analysts) -> None:
+        self.server, self.thread, self.analysts = server, thread, analysts
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        """Finish the requests in flight and stop serving: no query may touch a closed store
-        (a chDB query racing the interpreter's exit can crash the process)."""
+        """Finish the requests in flight and stop serving, cancelling analysts' queries still
+        streaming: no query may touch a closed store (a chDB query racing the interpreter's exit
+        can crash the process)."""
         self.server.should_exit = True
-        self.thread.join(timeout_s)
+        self.thread.join(timeout_s / 2)
+        if self.analysts is not None:
+            self.analysts.close_all()
+        self.thread.join(timeout_s / 2)
