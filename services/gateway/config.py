@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.runtime.errors import UserError
@@ -23,19 +23,7 @@ class GatewaySettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     config_file: Path = Field(default=REPO_ROOT / "deploy" / "gateway" / "gateway.yaml")
-    admin_key: str = Field(default="", description="Bearer key for /admin routes; empty disables them.")
-    local_llm_url: str = Field(
-        default="http://127.0.0.1:8090/v1",
-        description="The local OpenAI-compatible server; gateway.yaml reads it as ${LADLE_GATEWAY_LOCAL_LLM_URL}.",
-    )
     emit_events: bool = Field(default=True, description="Publish an LLMCall per call to llm.calls.")
-
-    @field_validator("admin_key")
-    @classmethod
-    def _no_placeholder(cls, v: str) -> str:
-        if v in ("changeme", "change-me", "admin"):
-            raise ValueError("LADLE_GATEWAY_ADMIN_KEY is a placeholder; set a real secret")
-        return v
 
 
 class Deployment(BaseModel):
