@@ -27,6 +27,18 @@ def error(status: int, message: str, code: str, headers: dict | None = None, kin
     )
 
 
+class ApiError(Exception):
+    """A request that ends in an error answer: its status and OpenAI's error shape."""
+
+    def __init__(self, status: int, message: str, code: str, headers: dict | None = None,
+                 kind: str | None = None) -> None:  # fmt: skip
+        super().__init__(message)
+        self.status, self.code, self.headers, self.kind = status, code, headers, kind
+
+    def response(self) -> JSONResponse:
+        return error(self.status, str(self), self.code, self.headers, self.kind)
+
+
 def usage_of(resp: dict) -> Usage:
     u = resp.get("usage") or {}
     cached = (u.get("prompt_tokens_details") or {}).get("cached_tokens") or 0

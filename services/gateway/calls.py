@@ -1,0 +1,63 @@
+"""One model call through the gateway, from routing to its last byte: what its LLMCall says.
+
+A request gets a ChatCall once it names a served model; whichever way it ends (a cache hit,
+a guardrail block, an upstream failure, a finished or broken stream) ends in ``finish``,
+which records the LLMCall exactly once.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import TYPE_CHECKING
+
+from schemas import LLMCall, PromptRef, Usage
+from services.gateway.config import Team
+from services.gateway.responses import REQUESTS, use_case_of
+from services.gateway.router import Attempts
+
+if TYPE_CHECKING:
+    from services.gateway.state import Gateway
+
+
+class ChatCall:
+    __slots__ = ("gateway", "team", "body", "model", "prompt", "t0", "route", "call_id", "cache", "attempts",
+                 "usage", "cost", "ttft_s", "done")  # fmt: skip
+
+    def __init__(self, gateway: Gateway, team: Team, body: dict, model: str, prompt: PromptRef | None, t0: float,
+                 route: str = "chat") -> None:  # fmt: skip
+        self.gateway, self.team, self.body, self.model, self.prompt = gateway, team, body, model, prompt
+        self.t0, self.route = t0, route
+        self.call_id = uuid.uuid4().hex  # the LLMCall's id, and the subject id of its guardrail verdicts
+        self.cache = "miss"
+        self.attempts = Attempts()
+        self.usage = Usage()
+        self.cost = 0.0
+        self.ttft_s: float | None = None
+        self.done = False
+
+    @property
+    def use_case(self) -> str:
+        return use_case_of(self.body)
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def finish(self, status: str = "ok", err: str | None = None, http: int = 200) -> None:
+        """Count the request and record its LLMCall; a second call does nothing."""
+        if self.done:
+            return
+        self.done = True
+        REQUESTS.labels(self.route, str(http), self.cache).inc()
+        if self.gateway.events is None:
+            return
+        answered = self.attempts.answered
+        self.gateway.emit(
+            LLMCall(
+                call_id=self.call_id, trace_id=self.call_id, team=self.team.name, use_case=self.use_case,
+                model=self.model, deployment=answered or "", provider=self.gateway.provider(answered),
+                usage=self.usage, cost_usd=self.cost, latency_ms=self.elapsed() * 1000,
+                ttft_ms=None if self.ttft_s is None else self.ttft_s * 1000, cache_status=self.cache,
+                fallback_chain=self.attempts.tried, status=status, error=err, prompt=self.prompt,
+            )
+        )  # fmt: skip
