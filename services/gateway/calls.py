@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 
 from schemas import LLMCall, PromptRef, Usage
 from services.gateway.config import Team
+from services.gateway.providers import UpstreamError
 from services.gateway.responses import REQUESTS, use_case_of
-from services.gateway.router import Attempts
+from services.gateway.router import AllFailed, Attempts
 
 if TYPE_CHECKING:
     from services.gateway.state import Gateway
@@ -61,3 +62,26 @@ class ChatCall:
                 fallback_chain=self.attempts.tried, status=status, error=err, prompt=self.prompt,
             )
         )  # fmt: skip
+
+
+def status_of(exc: AllFailed | UpstreamError) -> str:
+    """An LLMCall's status for a failed call: whose fault it was, and what kind of failure."""
+    if isinstance(exc, UpstreamError) and exc.client_fault:
+        return "client_error"
+    return "timeout" if exc.status == 504 else "rate_limited" if exc.status == 429 else "error"
+
+
+def counted_usage(body: dict, deltas: int) -> Usage:
+    """Usage for a stream whose upstream reported none (llama.cpp's server never does): one
+    token per streamed delta, which is what llama.cpp and vLLM send, and the prompt estimated
+    at 4 bytes a token (OpenAI's rule of thumb for English) plus 4 per message for the chat
+    template's role markers."""
+    prompt = 0
+    for m in body.get("messages") or []:
+        content = m.get("content") if isinstance(m, dict) else None
+        if isinstance(content, list):
+            content = " ".join(
+                p.get("text", "") for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)
+            )
+        prompt += len(content.encode()) // 4 + 4 if isinstance(content, str) else 4
+    return Usage(input_tokens=prompt, output_tokens=deltas)

@@ -15,18 +15,31 @@ import orjson
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 
-from schemas import PromptRef, Usage
+from schemas import PromptRef
 from services.gateway.cache import cache_key
-from services.gateway.calls import ChatCall
+from services.gateway.calls import ChatCall, counted_usage, status_of
 from services.gateway.config import Team
 from services.gateway.providers import UpstreamError
-from services.gateway.responses import OVERHEAD, REQUESTS, ApiError, answer, error, ladle_headers, usage_of
+from services.gateway.responses import (
+    OVERHEAD,
+    REQUESTS,
+    ApiError,
+    answer,
+    error,
+    failure,
+    ladle_headers,
+    usage_json,
+    usage_of,
+    wants_usage,
+)
 from services.gateway.router import AllFailed, Attempts, NoDeployment
 from services.gateway.state import Gateway
 from services.gateway.teams import Refused
+from services.gateway.validate import Invalid, chat_request
 from shared.prompts.model import PromptError, PromptNotFound
 
-CHAT_OVERHEAD = OVERHEAD.labels("chat")  # the child once: a labels() lookup per request is measurable
+# the children once: a labels() lookup per request is measurable
+ROUTE_OVERHEAD = {route: OVERHEAD.labels(route) for route in ("chat", "responses")}
 BYPASS = ("bypass", "no", "off")
 
 
@@ -60,37 +73,38 @@ async def chat(gateway: Gateway, request: Request) -> Response:
         return exc.response()
     if outcome.chunks is not None:
         return StreamingResponse(sse(outcome.chunks), media_type="text/event-stream", headers=outcome.headers)
-    return answer(outcome.completion, outcome.headers, bool(body.get("stream")))
+    return answer(outcome.completion, outcome.headers, bool(body.get("stream")), wants_usage(body))
 
 
 def parse(gateway: Gateway, body: object) -> tuple[dict, PromptRef | None]:
-    """The chat request a body asks for (a named prompt rendered into its messages)."""
+    """The chat request a body asks for (a named prompt rendered into its messages), checked
+    against OpenAI's schema before any cache, budget or upstream sees it."""
     prompt = None
     if isinstance(body, dict) and "prompt" in body:
         try:
             body, prompt = gateway.expand_prompt(body)
         except PromptNotFound as exc:
-            raise ApiError(404, str(exc), "prompt_error") from None
+            raise ApiError(404, str(exc), "prompt_error", param="prompt.name") from None
         except PromptError as exc:
-            raise ApiError(400, str(exc), "prompt_error") from None
-    if (
-        not isinstance(body, dict)
-        or not isinstance(body.get("model"), str)
-        or not isinstance(body.get("messages"), list)
-    ):
-        raise ApiError(400, "a chat request needs a string `model` and a list of `messages`", "invalid_request")
-    return body, prompt
+            raise ApiError(400, str(exc), "prompt_error", param="prompt") from None
+    try:
+        return chat_request(body), prompt
+    except Invalid as exc:
+        raise ApiError(400, str(exc), exc.code, param=exc.param) from None
 
 
 async def complete(gateway: Gateway, team: Team, body: dict, prompt: PromptRef | None, headers: Mapping[str, str],
-                   t0: float) -> Outcome:  # fmt: skip
+                   t0: float, route: str = "chat") -> Outcome:  # fmt: skip
     """Route one parsed chat request; raises ApiError for every answer that is an error."""
     model = body["model"]
     try:
         chain = gateway.router.chain(model)
+        gateway.teams.allow(team, model)
     except NoDeployment as exc:
-        raise ApiError(404, str(exc), "model_not_found") from None
-    call = ChatCall(gateway, team, body, model, prompt, t0)
+        raise ApiError(404, str(exc), "model_not_found", param="model") from None
+    except Refused as exc:
+        raise ApiError(exc.status, str(exc), exc.code, param="model") from None
+    call = ChatCall(gateway, team, body, model, prompt, t0, route)
     bypass = headers.get("x-ladle-cache", "").lower() in BYPASS
     call.cache = "bypass" if bypass else "miss"
     guard = gateway.guards.route(model) if gateway.guards is not None else None
@@ -117,7 +131,7 @@ async def complete(gateway: Gateway, team: Team, body: dict, prompt: PromptRef |
     try:
         gateway.teams.admit(team, estimate)
     except Refused as exc:  # counted, not recorded: no model was asked
-        REQUESTS.labels("chat", str(exc.status), "none").inc()
+        REQUESTS.labels(route, str(exc.status), "none").inc()
         raise ApiError(exc.status, str(exc), exc.code) from None
     checks_answer = guard is not None and guard.output is not None
     if body.get("stream") and not checks_answer:  # a checked answer is buffered: checked whole, then sent
@@ -126,12 +140,7 @@ async def complete(gateway: Gateway, team: Team, body: dict, prompt: PromptRef |
     try:
         resp = await gateway.router.call(model, body, attempts)
     except (AllFailed, UpstreamError) as exc:
-        gateway.teams.settle(team, estimate, 0.0)
-        status = exc.status
-        call.finish("timeout" if status == 504 else "rate_limited" if status == 429 else "error", str(exc), status)
-        raise ApiError(
-            status, str(exc), "upstream_failed", {"x-ladle-tried": ",".join(attempts.tried), **extra}
-        ) from None
+        raise _failed(call, exc, estimate, extra) from None
     call.usage = usage_of(resp)
     call.cost = gateway.pricing.cost_for(gateway.price_model(attempts.answered, model), call.usage) or 0.0
     gateway.teams.settle(team, estimate, call.cost)
@@ -150,7 +159,7 @@ async def complete(gateway: Gateway, team: Team, body: dict, prompt: PromptRef |
     if probe is not None:
         await gateway.semantic.store(probe, resp)
     total = call.elapsed()
-    CHAT_OVERHEAD.observe(max(0.0, total - attempts.upstream_s))
+    ROUTE_OVERHEAD[route].observe(max(0.0, total - attempts.upstream_s))
     if body.get("stream"):
         call.ttft_s = total
     call.finish("ok")
@@ -165,41 +174,56 @@ def _cached(call: ChatCall, hit: dict, status: str, extra: dict) -> Outcome:
     return Outcome(call, {**ladle_headers(call.attempts, status, overhead), **extra}, completion=hit)
 
 
+def _failed(call: ChatCall, exc: AllFailed | UpstreamError, estimate: float, extra: dict) -> ApiError:
+    call.gateway.teams.settle(call.team, estimate, 0.0)
+    call.finish(status_of(exc), str(exc), exc.status)
+    return failure(exc, {"x-ladle-tried": ",".join(call.attempts.tried), **extra})
+
+
 async def _stream(call: ChatCall, estimate: float, extra: dict) -> Outcome:
     gateway, attempts = call.gateway, call.attempts
-    call.route = "chat_stream"
+    call.route += "_stream"
     agen = gateway.router.stream(call.model, call.body, attempts)
     try:
         first = await agen.__anext__()  # fallback happens in here, before any byte is sent
     except (AllFailed, UpstreamError) as exc:
-        gateway.teams.settle(call.team, estimate, 0.0)
-        call.finish("error", str(exc), exc.status)
-        raise ApiError(
-            exc.status, str(exc), "upstream_failed", {"x-ladle-tried": ",".join(attempts.tried), **extra}
-        ) from None
+        raise _failed(call, exc, estimate, extra) from None
     call.ttft_s = call.elapsed()
+    include_usage = wants_usage(call.body)
 
     async def chunks() -> AsyncGenerator[dict, None]:
-        usage, pieces, status, err = Usage(), 0, "ok", None
+        """The upstream's chunks without its usage; the usage chunk at the end is the gateway's,
+        from the upstream's figures or counted, and only for a client that asked for it."""
+        reported, deltas, status, err = None, 0, "ok", None
         try:
             chunk = first
             while True:
-                if chunk.get("usage"):
-                    usage = usage_of(chunk)
-                pieces += 1
-                yield chunk
+                if "usage" in chunk:
+                    if chunk["usage"]:
+                        reported = usage_of(chunk)
+                    chunk = {k: v for k, v in chunk.items() if k != "usage"}
+                choices = chunk.get("choices")
+                if choices:
+                    for c in choices:
+                        delta = c.get("delta") or {}
+                        if delta.get("content") or delta.get("tool_calls"):
+                            deltas += 1
+                    yield chunk
                 try:
                     chunk = await agen.__anext__()
                 except StopAsyncIteration:
                     break
+            call.usage = reported if reported and reported.output_tokens else counted_usage(call.body, deltas)
+            if include_usage:
+                yield {"id": chunk.get("id"), "object": "chat.completion.chunk", "created": chunk.get("created"),
+                       "model": chunk.get("model"), "choices": [], "usage": usage_json(call.usage)}  # fmt: skip
         except UpstreamError as exc:
             status, err = "error", str(exc)
             raise
         finally:
-            if usage.output_tokens == 0:
-                usage = Usage(input_tokens=usage.input_tokens, output_tokens=max(0, pieces - 1))
-            call.usage = usage
-            call.cost = gateway.pricing.cost_for(gateway.price_model(attempts.answered, call.model), usage) or 0.0
+            if not call.usage.output_tokens:
+                call.usage = reported if reported and reported.output_tokens else counted_usage(call.body, deltas)
+            call.cost = gateway.pricing.cost_for(gateway.price_model(attempts.answered, call.model), call.usage) or 0.0
             gateway.teams.settle(call.team, estimate, call.cost)
             call.finish(status, err, 200 if status == "ok" else 502)
 

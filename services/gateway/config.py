@@ -41,6 +41,12 @@ class Deployment(BaseModel):
     timeout_s: float = Field(default=60.0, gt=0)
     max_retries: int = Field(default=1, ge=0, description="Retries on this deployment before falling back.")
     pricing_model: str | None = Field(default=None, description="Name in the pricing table, if not `model`.")
+    dialect: Literal["openai", "llama_cpp"] = Field(
+        default="openai",
+        description="What an openai_compatible server understands. `llama_cpp` (llama-cpp-python's server, which "
+        "answers 500 to what it cannot parse) gets response_format json_schema as json_object with a `schema`, and "
+        "`developer` messages as `system`.",
+    )
 
     def api_key(self) -> str:
         return os.environ.get(self.api_key_env, "") if self.api_key_env else ""
@@ -51,6 +57,9 @@ class Team(BaseModel):
     key_sha256: list[str] = Field(description="sha256 hex of each API key; keys are never stored in clear.")
     budget_usd: float | None = Field(default=None, ge=0, description="Spend limit; None means unlimited.")
     requests_per_minute: int | None = Field(default=None, ge=1)
+    models: list[str] | None = Field(
+        default=None, description="Models (aliases or deployments) the team may use; None: every one. Others: 403."
+    )
 
 
 class SemanticCacheConfig(BaseModel):
@@ -122,7 +131,8 @@ class GatewayConfig(BaseModel):
                 raise ValueError(f"alias {alias!r} names unknown deployments {missing or names}")
         models = known | set(self.aliases)
         named = [("semantic_cache.aliases", self.semantic_cache.aliases if self.semantic_cache else []),
-                 ("guardrails.aliases", list(self.guardrails.aliases) if self.guardrails else [])]  # fmt: skip
+                 ("guardrails.aliases", list(self.guardrails.aliases) if self.guardrails else []),
+                 *((f"teams.{t.name}.models", t.models) for t in self.teams if t.models)]  # fmt: skip
         for where, names in named:
             if missing := [n for n in names if n not in models]:
                 raise ValueError(f"{where} names unknown models {missing}; known: {sorted(models)}")

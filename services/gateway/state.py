@@ -72,12 +72,18 @@ class Gateway:
         spec = body["prompt"]
         if self.prompts is None:
             raise PromptError("this gateway has no prompt registry (the prompts topic is unreachable)")
-        if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
-            raise PromptError('`prompt` must be {"name": ..., "label": ..., "variables": {...}}')
+        if (
+            not isinstance(spec, dict)
+            or not isinstance(spec.get("name"), str)
+            or not isinstance(spec.get("label"), str | None)
+            or not isinstance(spec.get("variables"), dict | None)
+        ):
+            raise PromptError('`prompt` must be {"name": "...", "label": "...", "variables": {...}}')
         state = self.prompts.get(spec["name"])
         label, version = resolve(state, spec.get("label"), body.get("user"))
         text = render(version, spec.get("variables") or {})
         out = {**version.parameters, **{k: v for k, v in body.items() if k != "prompt"}}
-        out["messages"] = [*body.get("messages", []), {"role": "user", "content": text}]
+        before = body.get("messages", [])  # anything but a list is left for the schema check to refuse
+        out["messages"] = [*before, {"role": "user", "content": text}] if isinstance(before, list) else before
         out.setdefault("model", version.model)
         return out, PromptRef(name=state.name, version=version.version, label=label)
