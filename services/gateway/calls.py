@@ -66,7 +66,7 @@ class ChatCall:
 
 def status_of(exc: AllFailed | UpstreamError) -> str:
     """An LLMCall's status for a failed call: whose fault it was, and what kind of failure."""
-    if isinstance(exc, UpstreamError) and exc.client_fault:
+    if 400 <= exc.status < 500 and exc.status not in (408, 409, 429):  # refused, or no deployment serves it
         return "client_error"
     return "timeout" if exc.status == 504 else "rate_limited" if exc.status == 429 else "error"
 

@@ -49,7 +49,7 @@ def failure(exc: AllFailed | UpstreamError, headers: dict) -> ApiError:
         e = exc.error or {}
         return ApiError(exc.status, e.get("message") or str(exc), e.get("code") or "invalid_request", headers,
                         kind=e.get("type") or "invalid_request_error", param=e.get("param"))  # fmt: skip
-    return ApiError(exc.status, str(exc), "upstream_failed", headers)
+    return ApiError(exc.status, str(exc), exc.code, headers)
 
 
 def usage_of(resp: dict) -> Usage:

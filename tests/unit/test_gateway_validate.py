@@ -221,6 +221,27 @@ def test_the_requests_fault_is_not_retried_does_not_fall_back_and_leaves_the_bre
     assert (a.calls, b.calls) == (3, 0) and not r.breaker.is_open("a") and r.breaker._count == {}
 
 
+class FakeCannotServe(FakeProvider):
+    """A deployment that cannot serve any request (an Anthropic model asked for embeddings)."""
+
+    async def complete(self, body: dict) -> dict:
+        self.calls += 1
+        raise UpstreamError.cannot_serve(f"{self.deployment.name}: not this kind of request")
+
+
+def test_what_a_deployment_cannot_serve_goes_to_the_next_without_a_retry_or_a_breaker_count():
+    a, b = FakeCannotServe("a", []), FakeProvider("b", [])
+    r = router(a, b)
+    attempts = Attempts()
+    asyncio.run(r.call("both", {}, attempts))
+    assert attempts.tried == ["a", "b"] and a.calls == 1 and r.breaker._count == {}
+    only = router(FakeCannotServe("a", []), FakeCannotServe("b", []))
+    with pytest.raises(AllFailed) as none:
+        asyncio.run(only.call("both", {}, Attempts()))
+    assert (none.value.status, none.value.code, status_of(none.value)) == (400, "unsupported_by_deployment",
+                                                                          "client_error")  # fmt: skip
+
+
 def test_an_upstream_failure_is_retried_falls_back_and_opens_the_breaker():
     a, b = FakeProvider("a", [500, 503]), FakeProvider("b", [])
     r = router(a, b)
@@ -237,7 +258,7 @@ def test_llama_cpp_gets_json_schemas_as_json_object_and_strings_for_contents():
     body = {"model": "m", "response_format": {"type": "json_schema", "json_schema": {"name": "d", "schema": schema}},
             "messages": [{"role": "developer", "content": [{"type": "text", "text": "Be "}, {"type": "text", "text": "brief."}]},
                          {"role": "user", "content": [{"type": "text", "text": "Hi"}]},
-                         {"role": "assistant", "content": None, "tool_calls": [{"id": "c"}]},
+                         {"role": "assistant", "content": None, "tool_calls": [{"id": "c", "type": "function"}]},
                          {"role": "tool", "tool_call_id": "c", "content": [{"type": "text", "text": "42"}]}]}  # fmt: skip
     out = llama_cpp(body)
     assert out["response_format"] == {"type": "json_object", "schema": schema}
@@ -245,9 +266,15 @@ def test_llama_cpp_gets_json_schemas_as_json_object_and_strings_for_contents():
         ("system", "Be brief."), ("user", "Hi"), ("assistant", ""), ("tool", "42")]  # fmt: skip
     plain = {"model": "m", "messages": USER}
     assert llama_cpp(plain) is plain  # the common request is not copied
-    with pytest.raises(UpstreamError) as refused:
-        llama_cpp({"messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": {}}]}]}, "local")
-    assert refused.value.client_fault and refused.value.status == 400
+    tools = llama_cpp({"messages": USER, "tools": [{"type": "function", "function": {"name": "f"}}],
+                       "functions": [{"name": "g", "parameters": {"type": "object"}}]})  # fmt: skip
+    assert tools["tools"][0]["function"]["parameters"] == {"type": "object", "properties": {}}
+    assert tools["functions"] == [{"name": "g", "parameters": {"type": "object"}}]
+    for cannot in ({"messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": {}}]}]},
+                   {"messages": USER, "tools": [{"type": "custom", "custom": {"name": "f"}}]}):  # fmt: skip
+        with pytest.raises(UpstreamError) as refused:
+            llama_cpp(cannot, "local")
+        assert refused.value.unsupported and refused.value.fallback and not refused.value.client_fault
 
 
 # -- usage in streams -----------------------------------------------------------------------------

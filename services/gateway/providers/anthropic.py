@@ -128,7 +128,7 @@ class Anthropic:
             raise self._fail(exc) from None
 
     async def embed(self, body: dict) -> dict:
-        raise UpstreamError(400, f"{self.deployment.name}: Anthropic has no embeddings API", fallback=True)
+        raise UpstreamError.cannot_serve(f"{self.deployment.name}: Anthropic has no embeddings API")
 
     async def aclose(self) -> None:
         await self.client.aclose()

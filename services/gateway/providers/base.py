@@ -17,15 +17,24 @@ NOT_THE_REQUEST = frozenset({401, 403, 404, 408, 409, 429})
 
 
 class UpstreamError(Exception):
-    """An upstream call failed. ``fallback`` says whether the next deployment may be tried; an
-    error that may not is the request's fault and goes back to its client as it came (``error``:
-    the upstream's OpenAI-shaped error object, when it sent one)."""
+    """An upstream call failed, and whose fault it was:
 
-    def __init__(self, status: int, message: str, *, fallback: bool = True, error: dict | None = None) -> None:
+    - the request's (``fallback=False``): final at once, back to its client as it came
+      (``error``: the upstream's OpenAI-shaped error object, when it sent one);
+    - the deployment's health (the default): retried, then the next deployment, and counted
+      by the deployment's breaker;
+    - ``unsupported``: this deployment cannot serve this request (an Anthropic model asked
+      for embeddings, llama.cpp's server given an image): the next deployment may, so no
+      retry and nothing held against the breaker."""
+
+    def __init__(self, status: int, message: str, *, fallback: bool = True, error: dict | None = None,
+                 unsupported: bool = False, code: str | None = None) -> None:  # fmt: skip
         super().__init__(message)
         self.status = status
         self.fallback = fallback
         self.error = error
+        self.unsupported = unsupported
+        self.code = code or ("unsupported_by_deployment" if unsupported else "upstream_failed")
 
     @property
     def client_fault(self) -> bool:
@@ -36,6 +45,10 @@ class UpstreamError(Exception):
         if 400 <= status < 500 and status not in NOT_THE_REQUEST:
             return cls(status, message, fallback=False, error=error_object(raw))
         return cls(status, message)
+
+    @classmethod
+    def cannot_serve(cls, message: str) -> UpstreamError:
+        return cls(400, message, unsupported=True)
 
 
 def error_object(raw: bytes | str | None) -> dict | None:

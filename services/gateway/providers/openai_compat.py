@@ -107,37 +107,48 @@ class OpenAICompatible:
             await self._session.close()
 
 
-LLAMA_PARTS = ("text", "image_url")
+NO_PARAMETERS = {"type": "object", "properties": {}}
 
 
 def llama_cpp(body: dict, name: str = "llama.cpp") -> dict:
     """A chat request as llama-cpp-python's server takes it. It answers 500 to anything its own
-    request model refuses (which would count against the deployment's breaker), so: a JSON
-    schema rides on json_object as `schema`; `developer` messages are `system` (the role the
-    OpenAI docs say it replaces); text parts are joined into a string (only its multimodal
-    templates take lists, for images), and an assistant message with only tool calls has an
-    empty `content`, not null. File and audio parts it cannot read
-    at all: that request is refused here, as the request's fault."""
+    request model or chat template refuses (which would count against the deployment's
+    breaker), so: a JSON schema rides on json_object as `schema`; `developer` messages are
+    `system` (the role the OpenAI docs say it replaces); text parts are joined into a string;
+    a null content is an empty one; a function without `parameters` gets an empty object
+    schema. What it cannot read at all (image, audio and file parts with a text model, custom
+    tools) is UpstreamError.cannot_serve: the next deployment may."""
     fmt = body.get("response_format")
     if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
         schema = (fmt.get("json_schema") or {}).get("schema")
         body = {**body, "response_format": {"type": "json_object", **({"schema": schema} if schema else {})}}
+    for key, spec in (("tools", "function"), ("functions", None)):
+        if body.get(key):
+            body = {**body, key: [_with_parameters(t, spec, name) for t in body[key]]}
     messages = body.get("messages") or []
     if all(m.get("role") in ("user", "system", "assistant") and isinstance(m.get("content"), str) for m in messages):
         return body  # the common request: nothing to change
     out = []
     for m in messages:
         role, content = m.get("role"), m.get("content")
-        if role == "user" and isinstance(content, list) and any(p.get("type") != "text" for p in content):
-            if any(p.get("type") not in LLAMA_PARTS for p in content):
-                raise UpstreamError(400, f"{name}: llama.cpp's server reads text and image_url parts only",
-                                    fallback=False)  # fmt: skip
-        elif isinstance(content, list):  # its chat templates (but the multimodal ones) take strings only
+        if isinstance(content, list):
+            if any(p.get("type") not in ("text", "refusal") for p in content):
+                raise UpstreamError.cannot_serve(f"{name}: llama.cpp's server (a text model) reads text parts only")
             content = "".join(p.get("text") or p.get("refusal") or "" for p in content)
-        if content is None and role == "assistant":
-            content = ""  # its templates read every message's content
-        out.append({**m, "role": "system" if role == "developer" else role, "content": content})
+        if any(c.get("type") != "function" for c in m.get("tool_calls") or []):
+            raise UpstreamError.cannot_serve(f"{name}: llama.cpp's server knows function tool calls only")
+        out.append({**m, "role": "system" if role == "developer" else role, "content": content or ""})
     return {**body, "messages": out}
+
+
+def _with_parameters(tool: dict, spec: str | None, name: str) -> dict:
+    if spec is not None and tool.get("type") != spec:
+        raise UpstreamError.cannot_serve(f"{name}: llama.cpp's server knows function tools only")
+    fn = tool.get(spec) if spec else tool
+    if fn.get("parameters") is not None:
+        return tool
+    fn = {**fn, "parameters": NO_PARAMETERS}
+    return {**tool, spec: fn} if spec else fn
 
 
 def whole_as_chunk(resp: dict) -> dict:
