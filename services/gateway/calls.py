@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 class ChatCall:
     __slots__ = ("gateway", "team", "body", "model", "prompt", "t0", "route", "call_id", "cache", "attempts",
-                 "usage", "cost", "ttft_s", "done")  # fmt: skip
+                 "usage", "cost", "ttft_s", "reserved", "done")  # fmt: skip
 
     def __init__(self, gateway: Gateway, team: Team, body: dict, model: str, prompt: PromptRef | None, t0: float,
                  route: str = "chat") -> None:  # fmt: skip
@@ -35,6 +35,7 @@ class ChatCall:
         self.usage = Usage()
         self.cost = 0.0
         self.ttft_s: float | None = None
+        self.reserved: float | None = 0.0  # the budget held for this call; None once settled
         self.done = False
 
     @property
@@ -44,13 +45,21 @@ class ChatCall:
     def elapsed(self) -> float:
         return time.perf_counter() - self.t0
 
-    def finish(self, status: str = "ok", err: str | None = None, http: int = 200) -> None:
+    def settle(self, cost: float) -> None:
+        """Replace the call's reservation by what it cost; a second call does nothing."""
+        if self.reserved is None:
+            return
+        if self.reserved or cost:
+            self.gateway.teams.settle(self.team, self.reserved, cost)
+        self.reserved = None
+
+    def finish(self, status: str = "ok", err: str | None = None, http: int = 200, record: bool = True) -> None:
         """Count the request and record its LLMCall; a second call does nothing."""
         if self.done:
             return
         self.done = True
         REQUESTS.labels(self.route, str(http), self.cache).inc()
-        if self.gateway.events is None:
+        if self.gateway.events is None or not record:
             return
         answered = self.attempts.answered
         self.gateway.emit(

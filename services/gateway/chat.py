@@ -22,10 +22,10 @@ from services.gateway.config import Team
 from services.gateway.providers import UpstreamError
 from services.gateway.responses import (
     OVERHEAD,
-    REQUESTS,
     ApiError,
     answer,
     error,
+    error_body,
     failure,
     ladle_headers,
     usage_json,
@@ -105,6 +105,16 @@ async def complete(gateway: Gateway, team: Team, body: dict, prompt: PromptRef |
     except Refused as exc:
         raise ApiError(exc.status, str(exc), exc.code, param="model") from None
     call = ChatCall(gateway, team, body, model, prompt, t0, route)
+    try:
+        return await _route(call, chain, headers)
+    except BaseException as exc:  # a bug, or a client gone mid-call: still its one LLMCall
+        call.settle(0.0)  # the reservation is released (nothing when an exit settled it)
+        call.finish("error", f"{type(exc).__name__}: {exc}", 500)  # nothing when an exit recorded it
+        raise
+
+
+async def _route(call: ChatCall, chain: list[str], headers: Mapping[str, str]) -> Outcome:
+    gateway, team, body, model, route = call.gateway, call.team, call.body, call.model, call.route
     bypass = headers.get("x-ladle-cache", "").lower() in BYPASS
     call.cache = "bypass" if bypass else "miss"
     guard = gateway.guards.route(model) if gateway.guards is not None else None
@@ -123,27 +133,29 @@ async def complete(gateway: Gateway, team: Team, body: dict, prompt: PromptRef |
         return _cached(call, hit, "exact_hit", extra)
     probe = None
     if not bypass and gateway.semantic is not None and model in gateway.semantic.serves:
-        probe = await gateway.semantic.lookup(team.name, model, body, prompt)
+        probe = await gateway.semantic.lookup(team.name, model, body, call.prompt)
         if probe is not None and probe.hit is not None:
             extra["x-ladle-semantic-score"] = f"{probe.score:.4f}"
             return _cached(call, probe.hit, "semantic_hit", extra)
     estimate = gateway.teams.estimate(gateway.price_model(chain[0], model), body)
     try:
         gateway.teams.admit(team, estimate)
-    except Refused as exc:  # counted, not recorded: no model was asked
-        REQUESTS.labels(route, str(exc.status), "none").inc()
+        call.reserved = estimate
+    except Refused as exc:
+        call.cache = "none"
+        call.finish(exc.code, str(exc), exc.status, record=False)  # counted, not recorded: no model was asked
         raise ApiError(exc.status, str(exc), exc.code) from None
     checks_answer = guard is not None and guard.output is not None
     if body.get("stream") and not checks_answer:  # a checked answer is buffered: checked whole, then sent
-        return await _stream(call, estimate, extra)
+        return await _stream(call, extra)
     attempts = call.attempts
     try:
         resp = await gateway.router.call(model, body, attempts)
     except (AllFailed, UpstreamError) as exc:
-        raise _failed(call, exc, estimate, extra) from None
+        raise _failed(call, exc, extra) from None
     call.usage = usage_of(resp)
     call.cost = gateway.pricing.cost_for(gateway.price_model(attempts.answered, model), call.usage) or 0.0
-    gateway.teams.settle(team, estimate, call.cost)
+    call.settle(call.cost)
     if checks_answer:
         checked = await gateway.guards.check_answer(guard, resp, call.call_id, team.name, call.use_case)
         gateway.verdict(checked.verdict)
@@ -174,20 +186,20 @@ def _cached(call: ChatCall, hit: dict, status: str, extra: dict) -> Outcome:
     return Outcome(call, {**ladle_headers(call.attempts, status, overhead), **extra}, completion=hit)
 
 
-def _failed(call: ChatCall, exc: AllFailed | UpstreamError, estimate: float, extra: dict) -> ApiError:
-    call.gateway.teams.settle(call.team, estimate, 0.0)
+def _failed(call: ChatCall, exc: AllFailed | UpstreamError, extra: dict) -> ApiError:
+    call.settle(0.0)
     call.finish(status_of(exc), str(exc), exc.status)
     return failure(exc, {"x-ladle-tried": ",".join(call.attempts.tried), **extra})
 
 
-async def _stream(call: ChatCall, estimate: float, extra: dict) -> Outcome:
+async def _stream(call: ChatCall, extra: dict) -> Outcome:
     gateway, attempts = call.gateway, call.attempts
     call.route += "_stream"
     agen = gateway.router.stream(call.model, call.body, attempts)
     try:
         first = await agen.__anext__()  # fallback happens in here, before any byte is sent
     except (AllFailed, UpstreamError) as exc:
-        raise _failed(call, exc, estimate, extra) from None
+        raise _failed(call, exc, extra) from None
     call.ttft_s = call.elapsed()
     include_usage = wants_usage(call.body)
 
@@ -224,7 +236,7 @@ async def _stream(call: ChatCall, estimate: float, extra: dict) -> Outcome:
             if not call.usage.output_tokens:
                 call.usage = reported if reported and reported.output_tokens else counted_usage(call.body, deltas)
             call.cost = gateway.pricing.cost_for(gateway.price_model(attempts.answered, call.model), call.usage) or 0.0
-            gateway.teams.settle(call.team, estimate, call.cost)
+            call.settle(call.cost)
             call.finish(status, err, 200 if status == "ok" else 502)
 
     return Outcome(call, {**ladle_headers(attempts, call.cache, None), **extra}, chunks=chunks())
@@ -238,7 +250,7 @@ async def sse(chunks: AsyncGenerator[dict, None]) -> AsyncIterator[bytes]:
             yield b"data: " + orjson.dumps(chunk) + b"\n\n"
         yield b"data: [DONE]\n\n"
     except UpstreamError as exc:
-        payload = {"error": {"message": str(exc), "type": "upstream_error", "code": "stream_interrupted"}}
+        payload = error_body(str(exc), "upstream_error", "stream_interrupted")
         yield b"event: error\ndata: " + orjson.dumps(payload) + b"\n\n"
     finally:
         await chunks.aclose()  # a client that went away: the call is still settled and recorded now
