@@ -27,7 +27,9 @@ class LLMCall(Event):
     ttft_ms: float | None = Field(default=None, ge=0)
     cache_status: Literal["miss", "exact_hit", "semantic_hit", "bypass"] = "miss"
     fallback_chain: list[str] = Field(default_factory=list, description="Deployments tried, in order.")
-    status: Literal["ok", "error", "timeout", "rate_limited", "budget_exceeded", "blocked"] = "ok"
+    status: Literal["ok", "error", "timeout", "rate_limited", "budget_exceeded", "blocked", "client_error"] = Field(
+        default="ok", description="client_error: an upstream refused the request itself (a 4xx such as 400 or 422)."
+    )
     error: str | None = None
     request_body: str | None = Field(default=None, description="Raw prompt; subject to the store's TTL.")
     response_body: str | None = None

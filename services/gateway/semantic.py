@@ -31,6 +31,7 @@ import orjson
 import structlog
 from prometheus_client import Counter, Histogram
 
+from schemas import PromptRef
 from schemas.base import stable_id
 from services.gateway.cache import answer_fields, digest
 from services.gateway.config import SemanticCacheConfig
@@ -59,9 +60,10 @@ def message_text(message: dict) -> str | None:
     return None
 
 
-def split(team: str, model: str, body: dict) -> tuple[str, str] | None:
+def split(team: str, model: str, body: dict, prompt: PromptRef | None = None) -> tuple[str, str] | None:
     """(scope, text): the last user message's text, and a hash of everything else that decides
-    the answer. None when the request does not end with a user's text."""
+    the answer (with the prompt version the request named, if any). None when the request does
+    not end with a user's text."""
     messages = body.get("messages") or []
     last = messages[-1] if messages else None
     if not isinstance(last, dict) or last.get("role") != "user":
@@ -70,9 +72,8 @@ def split(team: str, model: str, body: dict) -> tuple[str, str] | None:
     if not text or not text.strip():
         return None
     rest = {**answer_fields(body), "messages": [*messages[:-1], {**last, "content": None}]}
-    ref = body.get("_prompt_ref")
-    prompt = f"{ref.name}@{ref.version}" if ref is not None else "none"
-    return digest("semantic", team, model, prompt, rest), text
+    version = f"{prompt.name}@{prompt.version}" if prompt is not None else "none"
+    return digest("semantic", team, model, version, rest), text
 
 
 @dataclass
@@ -182,9 +183,9 @@ class SemanticCache:
 
     # -- the request path -----------------------------------------------------------------
 
-    async def lookup(self, team: str, model: str, body: dict) -> Probe | None:
+    async def lookup(self, team: str, model: str, body: dict, prompt: PromptRef | None = None) -> Probe | None:
         """The request's probe (hit or not); None when it has no user text or the cache failed."""
-        parts = split(team, model, body)
+        parts = split(team, model, body, prompt)
         if parts is None:
             LOOKUPS.labels("skipped").inc()
             return None

@@ -95,12 +95,12 @@ def test_the_semantic_scope_is_everything_but_the_last_user_text():
     others = [
         split("t2", "fast", body), split("t", "smart", body), split("t", "fast", {**body, "temperature": 1}),
         split("t", "fast", {**body, "messages": [{"role": "system", "content": "Be long."}, body["messages"][1]]}),
-        split("t", "fast", {**body, "_prompt_ref": PromptRef(name="faq", version=1, label="production")}),
-        split("t", "fast", {**body, "_prompt_ref": PromptRef(name="faq", version=2, label="production")}),
+        split("t", "fast", body, PromptRef(name="faq", version=1, label="production")),
+        split("t", "fast", body, PromptRef(name="faq", version=2, label="production")),
     ]  # fmt: skip
     assert len({scope, *(o[0] for o in others)}) == 7
     # the label is not part of the scope: the same version under another label is the same prompt
-    assert split("t", "fast", {**body, "_prompt_ref": PromptRef(name="faq", version=1, label="staging")}) == others[4]
+    assert split("t", "fast", body, PromptRef(name="faq", version=1, label="staging")) == others[4]
     parts = {"messages": [{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}]}
     assert split("t", "fast", parts)[1] == "a\nb"
     image = {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}
