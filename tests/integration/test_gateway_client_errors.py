@@ -17,7 +17,7 @@ from services.gateway.events import CallEvents
 from services.gateway.router import Router
 from services.gateway.state import Gateway
 from shared.pricing import Pricing
-from tests.integration.gateway_helpers import CuttingProxy, LlamaServer, Served
+from tests.integration.gateway_helpers import CuttingProxy, Served
 from tests.integration.kafka_helpers import read_all
 
 CARELESS, CAREFUL = "careless-key", "careful-key"
@@ -37,10 +37,8 @@ MALFORMED = [  # each one a mistake the gateway's schema check refuses before an
 
 
 @pytest.fixture(scope="module")
-def llama():
-    server = LlamaServer()
-    yield server
-    server.stop()
+def llama(llama_server):
+    return llama_server
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from services.gateway.router import Router
 from services.gateway.state import Gateway
 from shared.kafka.broker import free_port
 from shared.pricing import Pricing
-from tests.integration.gateway_helpers import CuttingProxy, LlamaServer, Served
+from tests.integration.gateway_helpers import CuttingProxy, Served
 
 KEY, LIMITED_KEY, SCOPED_KEY = "conformance-key", "limited-key", "scoped-key"
 QUESTION = "Name one Italian pasta dish."
@@ -35,10 +35,8 @@ RESULTS: dict[tuple[str, str], bool] = {}
 
 
 @pytest.fixture(scope="module")
-def llama():
-    server = LlamaServer()
-    yield server
-    server.stop()
+def llama(llama_server):
+    return llama_server
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ from services.gateway.config import GatewayConfig, hash_key
 from services.gateway.router import Router
 from services.gateway.state import Gateway
 from shared.pricing import Pricing
-from tests.integration.gateway_helpers import LlamaServer, Served
+from tests.integration.gateway_helpers import Served
 
 KEY = "fuzz-key"
 EXAMPLES = 600
@@ -128,10 +128,8 @@ def request(draw) -> tuple[str, bytes, dict]:
 
 
 @pytest.fixture(scope="module")
-def llama():
-    server = LlamaServer()
-    yield server
-    server.stop()
+def llama(llama_server):
+    return llama_server
 
 
 @pytest.fixture(scope="module")

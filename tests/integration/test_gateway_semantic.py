@@ -16,7 +16,7 @@ from services.gateway.config import GatewayConfig, hash_key
 from services.gateway.events import CallEvents
 from services.gateway.router import Router
 from shared.pricing import Pricing
-from tests.integration.gateway_helpers import LlamaServer, Served
+from tests.integration.gateway_helpers import Served
 from tests.integration.kafka_helpers import read_all
 
 KEY, OTHER_KEY = "team-a-key", "team-b-key"
@@ -26,10 +26,8 @@ HARD_NEGATIVE = "Is the pad thai vegan?"  # 0.69: the same words, another questi
 
 
 @pytest.fixture(scope="module")
-def llama():
-    server = LlamaServer()
-    yield server
-    server.stop()
+def llama(llama_server):
+    return llama_server
 
 
 def make_config(llama) -> GatewayConfig:
