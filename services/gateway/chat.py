@@ -24,7 +24,6 @@ from services.gateway.responses import (
     OVERHEAD,
     ApiError,
     answer,
-    error,
     error_body,
     failure,
     ladle_headers,
@@ -60,13 +59,7 @@ async def chat(gateway: Gateway, request: Request) -> Response:
     -> both caches store what the client gets."""
     t0 = time.perf_counter()
     try:
-        team = gateway.teams.authenticate(request.headers.get("authorization"))
-        body = orjson.loads(await request.body())
-    except Refused as exc:
-        return error(exc.status, str(exc), exc.code)
-    except orjson.JSONDecodeError:
-        return error(400, "the request body is not JSON", "invalid_json")
-    try:
+        team, body = await authenticated_body(gateway, request)
         body, prompt = parse(gateway, body)
         outcome = await complete(gateway, team, body, prompt, request.headers, t0)
     except ApiError as exc:
@@ -74,6 +67,17 @@ async def chat(gateway: Gateway, request: Request) -> Response:
     if outcome.chunks is not None:
         return StreamingResponse(sse(outcome.chunks), media_type="text/event-stream", headers=outcome.headers)
     return answer(outcome.completion, outcome.headers, bool(body.get("stream")), wants_usage(body))
+
+
+async def authenticated_body(gateway: Gateway, request: Request) -> tuple[Team, object]:
+    """The calling team (by its key) and the request's JSON body; ApiError for a bad key or bad JSON."""
+    try:
+        team = gateway.teams.authenticate(request.headers.get("authorization"))
+        return team, orjson.loads(await request.body())
+    except Refused as exc:
+        raise ApiError(exc.status, str(exc), exc.code) from None
+    except orjson.JSONDecodeError:
+        raise ApiError(400, "the request body is not JSON", "invalid_json") from None
 
 
 def parse(gateway: Gateway, body: object) -> tuple[dict, PromptRef | None]:

@@ -22,11 +22,10 @@ from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 
 from services.gateway import validate
-from services.gateway.chat import complete, parse
+from services.gateway.chat import authenticated_body, complete, parse
 from services.gateway.providers import UpstreamError
-from services.gateway.responses import ApiError, as_chunks, error
+from services.gateway.responses import ApiError, as_chunks
 from services.gateway.state import Gateway
-from services.gateway.teams import Refused
 from services.gateway.validate import Invalid, array, boolean, integer, need, obj, one_of, string
 
 STATELESS = "this gateway stores no responses; send the whole conversation as `input` items"
@@ -334,13 +333,7 @@ async def _replay(chunks: list[dict]) -> AsyncGenerator[dict, None]:
 async def responses(gateway: Gateway, request: Request) -> Response:
     t0 = time.perf_counter()
     try:
-        team = gateway.teams.authenticate(request.headers.get("authorization"))
-        body = orjson.loads(await request.body())
-    except Refused as exc:
-        return error(exc.status, str(exc), exc.code)
-    except orjson.JSONDecodeError:
-        return error(400, "the request body is not JSON", "invalid_json")
-    try:
+        team, body = await authenticated_body(gateway, request)
         try:
             chat_body = to_chat(body)
         except Invalid as exc:
