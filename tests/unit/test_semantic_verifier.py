@@ -14,6 +14,7 @@ import pytest
 from services.gateway.verifier import ARTIFACT, Verdict, Verifier, guards, lexicon, textnorm
 from services.gateway.verifier.guards import (
     antonym_guard,
+    comparative_guard,
     dates_guard,
     entity_guard,
     modality_guard,
@@ -141,11 +142,35 @@ CASES: dict = {
             ("Which flight is cheaper?", "Which flight is more expensive?"),
             ("Is it legal to drive at 17?", "Is it illegal to drive at 17?"),
             ("How do I increase my pension contributions?", "I want to pay less into my pension, how?"),
+            ("Was I overcharged for delivery?", "Was I undercharged for delivery?"),
+            ("How do I upload a file?", "How do I download a file?"),
+            ("Is the price pre-tax?", "Is the price post-tax?"),
+            ("Where is the inbound flight listed?", "Where is the outbound flight listed?"),
+            ("Is this attachment harmful?", "Is this attachment harmless?"),
+            ("Is the price the same in store?", "Is the price different in store?"),
+            ("How do I sort in ascending order?", "How do I sort in descending order?"),
         ],
         [
             ("When does the pharmacy close?", "When does the pharmacy shut?"),
             ("How do I turn off 2FA?", "How can I disable 2FA?"),
             ("What's the fastest way to learn typing?", "What's the quickest way to learn typing?"),
+        ],
+    ),
+    comparative_guard: (
+        [
+            ("Which is the cheapest flight to Rome?", "Which flight to Rome is cheaper?"),
+            ("What's a good laptop for students?", "What's the best laptop for students?"),
+            ("Which is the most popular plan?", "Which plan is popular?"),
+            ("Which route is shorter?", "Which route is shortest?"),
+            ("Which car is bigger?", "Which car is big?"),
+            ("Which plan is more expensive?", "Which plan is most expensive?"),
+            ("When is the earliest train?", "Is there an earlier train?"),
+        ],
+        [
+            ("What is the quickest way to town?", "What is the fastest way to town?"),
+            ("How do I set up my printer?", "How do I print from my phone?"),
+            ("Is the train faster than the bus?", "Is the train quicker than the bus?"),
+            ("What's the best way to learn French?", "What's the most effective way to learn French?"),
         ],
     ),
     entity_guard: (

@@ -18,16 +18,20 @@ from collections.abc import Callable
 from .lexicon import (
     ANTONYM_INDEX,
     ANTONYMS,
+    DEGREES,
     DIRECTIONAL,
     FREE_TIER_NEXT,
     HOW_TYPES,
     MODALS,
     NEGATING_PREFIXES,
+    OPPOSITE_PREFIXES,
+    OPPOSITE_SUFFIXES,
     PHRASAL_OPPOSITES,
     PHRASAL_VERBS,
     QUESTION_TYPES,
     SCOPE,
     SCOPE_CONTEXT,
+    SUPERLATIVE_MARKERS,
 )
 from .textnorm import (
     Parsed,
@@ -128,13 +132,17 @@ def polarity_guard(a: Parsed, b: Parsed) -> str | None:
 
 def antonym_guard(a: Parsed, b: Parsed) -> str | None:
     """Opposite words: open/closed, add/remove, include/exclude, before/after, cheaper/more
-    expensive, men's/women's, check in/check out; and a word against its negated form
-    (safe/unsafe, refundable/non-refundable, archive/unarchive, legal/illegal).
+    expensive, men's/women's, check in/check out; a word against its negated form (safe/unsafe,
+    refundable/non-refundable, archive/unarchive, legal/illegal); and words made opposite by a
+    prefix or suffix pair on the same stem (overpaid/underpaid, upstream/downstream, pre-tax/
+    post-tax, inbound/outbound, import/export, useful/useless).
 
     >>> antonym_guard(parse("Is the clinic open on Sundays?"), parse("Is the clinic closed on Sundays?"))
     'opposites open / closed'
     >>> antonym_guard(parse("How do I archive a project?"), parse("How do I unarchive a project?"))
     'opposites archive / unarchive'
+    >>> antonym_guard(parse("Was I overcharged for delivery?"), parse("Was I undercharged for delivery?"))
+    'opposites overcharged / undercharged'
     >>> antonym_guard(parse("When does the pharmacy close?"), parse("When does the pharmacy shut?"))
     """
     oa, ob = _only(a, b), _only(b, a)
@@ -151,6 +159,8 @@ def antonym_guard(a: Parsed, b: Parsed) -> str | None:
             for pre in NEGATING_PREFIXES:
                 if (wb == pre + wa or wa == pre + wb) and len(min(wa, wb, key=len)) >= 4:
                     return f"opposites {wa} / {wb}"
+            if _affix_opposites(wa, wb):
+                return f"opposites {wa} / {wb}"
     for pa, pb in ((a, b), (b, a)):
         for x, y in PHRASAL_OPPOSITES:
             for i, k in enumerate(pa.keys[:-1]):
@@ -158,6 +168,48 @@ def antonym_guard(a: Parsed, b: Parsed) -> str | None:
                     for j, kb in enumerate(pb.keys[:-1]):
                         if kb == k and pb.keys[j + 1] == y:
                             return f"opposites {k} {x} / {k} {y}"
+    return None
+
+
+def _affix_opposites(x: str, y: str) -> bool:
+    """x and y are one stem (3+ letters) with opposite prefixes or suffixes (over-/under-, -ful/-less)."""
+    for p, q in OPPOSITE_PREFIXES:
+        for u, v in ((x, y), (y, x)):
+            if u.startswith(p) and v.startswith(q) and len(u) - len(p) >= 3 and u[len(p) :] == v[len(q) :]:
+                return True
+    for p, q in OPPOSITE_SUFFIXES:
+        for u, v in ((x, y), (y, x)):
+            if u.endswith(p) and v.endswith(q) and len(u) - len(p) >= 3 and u[: -len(p)] == v[: -len(q)]:
+                return True
+    return False
+
+
+def comparative_guard(a: Parsed, b: Parsed) -> str | None:
+    """Another degree of the same quality: cheap / cheaper / cheapest, good / better / best, more /
+    most expensive, and a superlative one side adds ("the most popular plan" vs "a popular plan").
+
+    >>> comparative_guard(parse("Which is the cheapest flight to Rome?"), parse("Which flight to Rome is cheaper?"))
+    'comparative cheapest / cheaper'
+    >>> comparative_guard(parse("What's a good laptop for students?"), parse("What's the best laptop for students?"))
+    'comparative good / best'
+    >>> comparative_guard(parse("Which is the most popular plan?"), parse("Which plan is popular?"))
+    'comparative most popular / popular'
+    >>> comparative_guard(parse("What is the quickest way to town?"), parse("What is the fastest way to town?"))
+    """
+    oa, ob = _only(a, b), _only(b, a)
+    for wa in sorted(oa):
+        if (da := DEGREES.get(wa)) is None:
+            continue
+        for wb in sorted(ob):
+            if (db := DEGREES.get(wb)) is not None and db[0] == da[0] and db[1] != da[1]:
+                return f"comparative {wa} / {wb}"
+    for x, y in ((a, b), (b, a)):
+        if any(m in y.key_set for m in SUPERLATIVE_MARKERS):
+            continue
+        for i, k in enumerate(x.keys[:-1]):
+            word = x.keys[i + 1]
+            if k in SUPERLATIVE_MARKERS and word in y.key_set and word not in STOPWORDS:
+                return f"comparative {k} {word} / {word}" if x is a else f"comparative {word} / {k} {word}"
     return None
 
 
@@ -406,6 +458,7 @@ GUARDS: tuple[Guard, ...] = (
     dates_guard,
     polarity_guard,
     antonym_guard,
+    comparative_guard,
     entity_guard,
     order_guard,
     scope_guard,

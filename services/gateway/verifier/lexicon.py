@@ -151,6 +151,29 @@ ANTONYMS: tuple[tuple[frozenset[str], frozenset[str]], ...] = tuple(
         ("guilty", "innocent"),
         ("alive", "dead"),
         ("allow allowed allowing", "block blocked blocking"),
+        # more generic English opposites, written from general knowledge (not from any labelled pair)
+        ("pre", "post"),  # pre-tax / post-tax: the hyphen splits the prefix off
+        ("ascending ascend", "descending descend"),
+        ("vertical vertically", "horizontal horizontally"),
+        ("majority", "minority"),
+        ("urban", "rural"),
+        ("senior", "junior"),
+        ("natural", "artificial synthetic"),
+        ("same similar identical", "different"),
+        ("single", "double twin"),
+        ("oneway", "return roundtrip"),
+        ("peak", "offpeak"),
+        ("hire hired hiring", "fire fired firing dismiss dismissed"),
+        ("sweet", "sour bitter"),
+        ("soft", "firm"),
+        ("smooth", "rough"),
+        ("clean", "dirty"),
+        ("tight tighten tightened", "loose loosen loosened"),
+        ("wake woke awake", "sleep slept asleep"),
+        ("income", "expense expenditure"),
+        ("maximize maximise", "minimize minimise"),
+        ("always", "sometimes rarely"),
+        ("sunny", "rainy cloudy"),
     )
 )
 ANTONYM_INDEX: dict[str, list[tuple[int, int]]] = {}
@@ -184,6 +207,53 @@ PHRASAL_VERBS = {
     "sized",
 }
 NEGATING_PREFIXES = ("un", "non", "in", "im", "il", "ir", "dis", "de", "anti")
+# prefixes and suffixes that make a word's opposite out of the same stem: overpaid/underpaid,
+# upload/download, pre-tax/post-tax, inbound/outbound, import/export, useful/useless (stem >= 3 letters)
+OPPOSITE_PREFIXES = (("over", "under"), ("up", "down"), ("pre", "post"), ("in", "out"), ("in", "ex"),
+                     ("im", "ex"), ("inter", "intra"), ("max", "min"), ("inner", "outer"))  # fmt: skip
+OPPOSITE_SUFFIXES = (("ful", "less"),)
+# gradable English adjectives and adverbs whose -er / -est forms are degrees of comparison (a
+# word like "printer" is not "print" + -er, so only these bases count)
+GRADABLE = (
+    "big bright brief busy calm cheap clean clear close cold comfy cool cosy costly cozy crisp cute dark deep dense "
+    "dirty dry dull early easy fair fancy far fast fat few fine firm flat fresh full funny grand great handy happy "
+    "hard harsh healthy heavy high hot huge hungry juicy keen kind large late lazy lean light long loose loud lovely "
+    "low lucky mild narrow near neat new nice noisy old plain poor pretty proud pure quick quiet rare rich ripe risky "
+    "rough rude sad safe salty sharp short simple slim slow small smart smooth soft soon sour spicy steep stiff "
+    "strange strict strong sunny sure sweet tall tasty thick thin tidy tight tiny tough tricky true warm weak wealthy "
+    "weird wet wide wild windy wise young"
+).split()
+
+
+def _degree_forms() -> dict[str, tuple[str, int]]:
+    """word -> (base, degree): cheap 0, cheaper 1, cheapest 2; large/larger, big/bigger, easy/easier."""
+    out: dict[str, tuple[str, int]] = {}
+    for base in GRADABLE:
+        out[base] = (base, 0)
+        if base.endswith("e"):
+            stems = [base[:-1]]
+        elif base.endswith("y") and len(base) > 3:
+            stems = [base[:-1] + "i"]
+        elif len(base) >= 3 and base[-1] not in "aeiouwxy" and base[-2] in "aeiou" and base[-3] not in "aeiou":
+            stems = [base + base[-1]]  # big -> bigg-er, hot -> hott-est
+        else:
+            stems = [base]
+        for stem in stems:
+            out.setdefault(stem + "er", (base, 1))
+            out.setdefault(stem + "est", (base, 2))
+    return out
+
+
+# degrees of comparison that are not -er / -est forms: good/better/best, many/more/most...
+IRREGULAR_DEGREES: dict[str, tuple[str, int]] = {
+    "good": ("good", 0), "well": ("good", 0), "better": ("good", 1), "best": ("good", 2),
+    "bad": ("bad", 0), "badly": ("bad", 0), "worse": ("bad", 1), "worst": ("bad", 2),
+    "many": ("many", 0), "much": ("many", 0), "more": ("many", 1), "most": ("many", 2),
+    "little": ("little", 0), "less": ("little", 1), "least": ("little", 2),
+    "far": ("far", 0), "further": ("far", 1), "farther": ("far", 1), "furthest": ("far", 2), "farthest": ("far", 2),
+}  # fmt: skip
+DEGREES = {**_degree_forms(), **IRREGULAR_DEGREES}
+SUPERLATIVE_MARKERS = ("most", "least")
 
 # Scope: words that name who asks, which product or variant, through which channel. A pair where
 # one side names a word of a class that the other side does not (same class, different word; or
@@ -218,6 +288,9 @@ _SCOPE_CLASSES: dict[str, str] = {
     "size": "small:small,mini | medium:medium,regular | large:large,xl,jumbo",
     "meal": "breakfast:breakfast | brunch:brunch | lunch:lunch | dinner:dinner,supper | dessert:dessert,desserts",
     "role": "team:team,colleague,colleagues | external:external,outside",
+    "level": "beginner:beginner,beginners,novice,novices | intermediate:intermediate | advanced:advanced",
+    "fuel": "petrol:petrol,gasoline,gas | diesel:diesel | electric:electric,ev | hybrid:hybrid",
+    "class": "economy:economy,coach | business:business | first:first | premium:premium",
 }
 
 
@@ -260,6 +333,7 @@ SCOPE_CONTEXT: dict[str, frozenset[str]] = {
     ),
     "account": frozenset({"account", "card", "balance", "statement", "overdraft", "interest", "saving", "isa"}),
     "kind": frozenset({"insurance", "policy", "cover", "coverage", "claim", "premium", "quote"}),
+    "class": frozenset({"class", "flight", "ticket", "seat", "cabin", "fare", "upgrade", "lounge"}),
 }
 
 

@@ -516,7 +516,7 @@ def known(word: str, vocab: frozenset[str]) -> bool:
         not word.isalpha()
         or word in vocab
         or singular(word) in vocab
-        or (word.endswith(("ed", "ing", "er", "ly")) and len(word) > 5)
+        or (word.endswith(("ed", "ing", "er", "est", "ly")) and len(word) > 5)
     )
 
 

@@ -108,12 +108,15 @@ MONTH_ABBR = _mapping(
 RELATIVE_DAYS = _mapping(
     "today=today tonight=today tomorrow=tomorrow yesterday=yesterday weekend=weekend weekends=weekend "
     "weekday=weekday weekdays=weekday christmas=christmas xmas=christmas easter=easter summer=summer "
-    "winter=winter autumn=autumn"
+    "winter=winter autumn=autumn thanksgiving=thanksgiving halloween=halloween ramadan=ramadan diwali=diwali "
+    "hanukkah=hanukkah eid=eid"
 )
 
 PERIOD_WORDS = _words("month quarter semester term week weekend year")
 
-MERIDIEM = _mapping("am=am a.m.=am morning=am pm=pm p.m.=pm afternoon=pm evening=pm tonight=pm")
+MERIDIEM = _mapping(
+    "am=am a.m.=am morning=am midnight=am pm=pm p.m.=pm afternoon=pm evening=pm tonight=pm noon=pm midday=pm"
+)
 
 # spoken-style fillers dropped anywhere; "like" and "so" only where they are fillers (see _drop_fillers)
 FILLERS = _words("actually ah basically eh er erm hmm uh uhh uhm um umm")
