@@ -123,11 +123,13 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
 
 def _print_pairs(lines: list[dict]) -> None:
     """The pair figures as a table: the file, then a row per category."""
+    import sys
+
     from rich.console import Console
     from rich.table import Table
 
     head, cats = lines[0], lines[1:]
-    out = Console()
+    out = Console(width=None if sys.stdout.isatty() else 140)
     out.print(f"{head['data']} ({head['pairs']} pairs) through {head['config']}: threshold {head['threshold']}, "
               f"verifier {head['verifier']}")  # fmt: skip
 
