@@ -4,12 +4,14 @@ and a real Qdrant Edge shard in the test's data folder."""
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
 import openai
 import pytest
 from prometheus_client import REGISTRY
+from rich.console import Console
 
 from services.gateway.app import Gateway, create_app
 from services.gateway.config import GatewayConfig, hash_key
@@ -240,3 +242,37 @@ def test_ladle_embeddings_through_the_openai_client(gateway):
         c.embeddings.create(model="embed", input="x", dimensions=256)
     with pytest.raises(openai.BadRequestError, match="serves embeddings only"):
         c.chat.completions.create(model="embed", messages=[{"role": "user", "content": "hi"}])
+
+
+def test_the_bench_scores_a_pair_file_through_the_gateways_own_decision(tmp_path):
+    """`ladle bench semantic-cache --pairs`: the shipped config's lookup, store and verifier per pair;
+    the ambiguous row counts as a negative; the decision before the verifier is the baseline."""
+    from benchmarks.semantic_cache import pair_figures
+
+    rows = [
+        ("Is the library open on Sundays?", "is the library open on sundays", 1, "near_repeat", {}),
+        ("How do I reset my password?", "How can I reset my password?", 1, "paraphrase", {}),
+        ("What is the weather in Paris?", "How do I bake bread?", 1, "paraphrase", {}),  # no candidate: missed
+        ("Can I return shoes after 14 days?", "Can I return shoes after 40 days?", 0, "number_date", {}),
+        ("Which plans include international calls?", "Which plans don't include international calls?", 0,
+         "negation", {}),
+        ("Is the library open on Sundays?", "Is the library closed on Sundays?", 1, "negation", {"ambiguous": True}),
+    ]  # fmt: skip
+    path = tmp_path / "pairs.jsonl"
+    path.write_text(
+        "".join(json.dumps({"a": a, "b": b, "label": y, "category": c, **x}) + "\n" for a, b, y, c, x in rows)
+    )
+    head, *categories = pair_figures(path, Console(file=io.StringIO()))
+    keys = ("bench", "metric", "value", "hit_rate", "wrong_hits", "pairs", "hits", "positives")
+    assert {k: head[k] for k in keys} == {"bench": "semantic-cache", "metric": "pairs_precision", "value": 1.0,
+                                          "hit_rate": 0.6667, "wrong_hits": 0, "pairs": 6, "hits": 2, "positives": 3}  # fmt: skip
+    assert (head["baseline"], head["baseline_hits"], head["baseline_wrong_hits"]) == (0.5, 4, 2)
+    assert head["decided_by"] == {"negation": 1, "no candidate": 1, "numbers": 1, "ok": 1, "opposites": 1, "same": 1}
+    assert (head["config"], head["threshold"], head["verifier"]) == (
+        "deploy/gateway/gateway.yaml",
+        0.6,
+        "deploy/gateway/verifier/verifier.json",
+    )
+    assert [(c["category"], c["pairs"], c["hits"], c["wrong_hits"], c["hit_rate"], c["baseline_wrong_hits"])
+            for c in categories] == [("near_repeat", 1, 1, 0, 1.0, 0), ("negation", 2, 0, 0, None, 2),
+                                     ("number_date", 1, 0, 0, None, 0), ("paraphrase", 2, 1, 0, 0.5, 0)]  # fmt: skip

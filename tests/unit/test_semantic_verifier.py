@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import doctest
 import json
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from services.gateway.verifier import ARTIFACT, Verdict, Verifier, guards, lexicon, textnorm
+from services.gateway.verifier import pairs as pairfile
 from services.gateway.verifier.guards import (
     antonym_guard,
     comparative_guard,
@@ -28,6 +31,7 @@ from services.gateway.verifier.guards import (
 )
 from services.gateway.verifier.model import FEATURES
 from services.gateway.verifier.textnorm import align_typos, default_vocab, edit_distance, parse, singular, us_spelling
+from services.gateway.verifier.train import pick_threshold
 from shared.runtime.errors import UserError
 
 PROBES = Path(__file__).parent.parent / "fixtures" / "semantic_probe_pairs.jsonl"
@@ -401,3 +405,47 @@ def test_the_self_written_probe_pairs_stay_as_they_were(verifier: Verifier) -> N
     served = {r["id"] for r in rows if verifier.verify(r["a"], r["b"], r["cosine"]).ok}
     assert {r["id"] for r in rows if not r["label"]} & served == set()
     assert sorted(served) == SERVED_PROBES
+
+
+# -- pair files and training helpers -------------------------------------------------------------
+
+
+def test_a_pair_file_reads_both_label_styles_and_ambiguous_rows_are_negatives(tmp_path) -> None:
+    path = tmp_path / "pairs.jsonl"
+    path.write_text(
+        '{"a": "x?", "b": "y?", "label": 1, "category": "paraphrase"}\n\n'
+        '{"a": "x?", "b": "z?", "label": 1, "ambiguous": true}\n'
+        '{"a": "p?", "b": "q?", "label": "paraphrase", "split": "dev"}\n'
+        '{"a": "q?", "b": "r?", "label": "different", "id": "n1"}\n'
+    )
+    got = pairfile.load(path)
+    assert [(p.label, p.category, p.id) for p in got] == [
+        (True, "paraphrase", "1"), (False, "-", "3"), (True, "dev", "4"), (False, "-", "n1")
+    ]  # fmt: skip
+    assert pairfile.groups(got) == [0, 0, 1, 1]  # x? links the first two; q? the last two
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("not json\n", "pairs.jsonl:1: not JSON"),
+        ('{"a": "x", "b": "y", "label": 1}\n[1]\n', "pairs.jsonl:2: a row must be an object"),
+        ('{"a": "x", "b": " ", "label": 1}\n', "pairs.jsonl:1: `a` and `b` must be non-empty strings"),
+        ('{"a": "x", "b": "y", "label": "yes"}\n', "pairs.jsonl:1: `label` must be 1 or 0"),
+        ("\n", "has no pairs"),
+    ],
+)
+def test_a_bad_pair_file_is_one_line_naming_the_row(tmp_path, text: str, message: str) -> None:
+    (tmp_path / "pairs.jsonl").write_text(text)
+    with pytest.raises(UserError, match=re.escape(message)):
+        pairfile.load(tmp_path / "pairs.jsonl")
+    with pytest.raises(UserError, match="cannot read the pair file"):
+        pairfile.load(tmp_path / "missing.jsonl")
+
+
+def test_the_model_threshold_is_the_lowest_score_that_keeps_the_target_precision() -> None:
+    scores = np.array([0.99, 0.95, 0.9, 0.85, 0.8, 0.7])
+    labels = np.array([1, 1, 1, 0, 1, 1])
+    assert pick_threshold(scores, labels, target=1.0) == 0.9  # below 0.9 the negative at 0.85 is served
+    assert pick_threshold(scores, labels, target=0.8) == 0.7  # 5 of 6 right
+    assert pick_threshold(scores, np.zeros(6, int), target=0.5) == np.inf  # nothing reaches it: nothing served
