@@ -449,3 +449,53 @@ def test_the_model_threshold_is_the_lowest_score_that_keeps_the_target_precision
     assert pick_threshold(scores, labels, target=1.0) == 0.9  # below 0.9 the negative at 0.85 is served
     assert pick_threshold(scores, labels, target=0.8) == 0.7  # 5 of 6 right
     assert pick_threshold(scores, np.zeros(6, int), target=0.5) == np.inf  # nothing reaches it: nothing served
+
+
+# -- generality: generic edits of self-written questions -------------------------------------------
+
+# (kind, what the cached question adds, what the asked one adds): any question that differs only
+# thus asks something else, whatever its topic; the guards must see it without knowing the words
+EDITS = [
+    ("weekday", "on Monday", "on Friday"),
+    ("month", "in March", "in October"),
+    ("number", "for 2 people", "for 6 people"),
+    ("number words", "for two people", "for six people"),
+    ("year", "in 2023", "in 2024"),
+    ("time", "at 9am", "at 9pm"),
+    ("price", "under £20", "under £50"),
+    ("city", "in Lisbon", "in Berlin"),
+    ("audience", "for adults", "for children"),
+    ("negation", "", "without a receipt"),
+]
+AUXILIARY = re.compile(r"\b(do|does|did|is|are|was|were|can|could|should|will|would|have|has)\b", re.I)
+
+
+def _edited_pairs() -> list[tuple[str, str, str]]:
+    rows = [json.loads(line) for line in PROBES.read_text().splitlines()]
+    questions = sorted({r["a"] for r in rows} | {r["b"] for r in rows if r["label"]})
+    out = []
+    for q in questions:
+        stem = q.rstrip(" ?.!")
+        for kind, x, y in EDITS:
+            if not any(w.lower() in q.lower() for w in f"{x} {y}".split() if w[:1].isalnum() and len(w) > 3):
+                out.append((kind, f"{stem} {x}".rstrip() + "?", f"{stem} {y}?"))
+        if (m := AUXILIARY.search(q)) is not None:
+            out.append(("inserted not", q, q[: m.end()] + " not" + q[m.end() :]))
+    return out
+
+
+EDITED = _edited_pairs()
+
+
+def test_generic_edits_of_any_question_are_refused_by_a_guard(verifier: Verifier) -> None:
+    """Every self-written probe question, edited generically (another weekday, month, number, year,
+    time, price, city, audience, an added negation): a guard refuses each, both ways, whatever
+    the cosine; the kinds are counted so that a lost one shows."""
+    missed = [
+        (kind, a, b)
+        for kind, a, b in EDITED
+        for x, y in ((a, b), (b, a))
+        if verifier.guard(parse(x), parse(y))[2] is None
+    ]
+    assert missed == []
+    assert len(EDITED) == 790
