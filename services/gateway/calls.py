@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 class ChatCall:
     __slots__ = ("gateway", "team", "body", "model", "prompt", "t0", "route", "call_id", "cache", "attempts",
-                 "usage", "cost", "ttft_s", "reserved", "done")  # fmt: skip
+                 "usage", "cost", "ttft_s", "reserved", "done", "semantic")  # fmt: skip
 
     def __init__(self, gateway: Gateway, team: Team, body: dict, model: str, prompt: PromptRef | None, t0: float,
                  route: str = "chat") -> None:  # fmt: skip
@@ -37,6 +37,7 @@ class ChatCall:
         self.ttft_s: float | None = None
         self.reserved: float | None = 0.0  # the budget held for this call; None once settled
         self.done = False
+        self.semantic = None  # the semantic cache's candidate (semantic.Found), served or refused
 
     @property
     def use_case(self) -> str:
@@ -61,7 +62,8 @@ class ChatCall:
         REQUESTS.labels(self.route, str(http), self.cache).inc()
         if self.gateway.events is None or not record:
             return
-        answered = self.attempts.answered
+        answered, found = self.attempts.answered, self.semantic
+        verdict = found.verdict if found is not None else None
         self.gateway.emit(
             LLMCall(
                 call_id=self.call_id, trace_id=self.call_id, team=self.team.name, use_case=self.use_case,
@@ -69,6 +71,9 @@ class ChatCall:
                 usage=self.usage, cost_usd=self.cost, latency_ms=self.elapsed() * 1000,
                 ttft_ms=None if self.ttft_s is None else self.ttft_s * 1000, cache_status=self.cache,
                 fallback_chain=self.attempts.tried, status=status, error=err, prompt=self.prompt,
+                semantic_score=found.score if found is not None else None,
+                semantic_verifier_score=verdict.score if verdict is not None else None,
+                semantic_verdict=verdict.reason if verdict is not None else None,
             )
         )  # fmt: skip
 

@@ -122,7 +122,7 @@ async def _route(call: ChatCall, chain: list[str], headers: Mapping[str, str]) -
     bypass = headers.get("x-ladle-cache", "").lower() in BYPASS
     call.cache = "bypass" if bypass else "miss"
     guard = gateway.guards.route(model) if gateway.guards is not None else None
-    extra: dict[str, str] = {}  # x-ladle-guardrails, x-ladle-semantic-score
+    extra: dict[str, str] = {}  # x-ladle-guardrails, x-ladle-semantic-*
     if guard is not None and guard.input:
         checked = await gateway.guards.check_request(guard, body, call.call_id, team.name, call.use_case)
         gateway.verdict(checked.verdict)
@@ -138,9 +138,11 @@ async def _route(call: ChatCall, chain: list[str], headers: Mapping[str, str]) -
     probe = None
     if not bypass and gateway.semantic is not None and model in gateway.semantic.serves:
         probe = await gateway.semantic.lookup(team.name, model, body, call.prompt)
-        if probe is not None and probe.hit is not None:
-            extra["x-ladle-semantic-score"] = f"{probe.score:.4f}"
-            return _cached(call, probe.hit, "semantic_hit", extra)
+        if probe is not None and probe.found is not None:  # a candidate: served, or refused by the verifier
+            call.semantic = probe.found
+            extra.update(probe.found.headers())
+            if probe.hit is not None:
+                return _cached(call, probe.hit, "semantic_hit", extra)
     estimate = gateway.teams.estimate(gateway.price_model(chain[0], model), body)
     try:
         gateway.teams.admit(team, estimate)

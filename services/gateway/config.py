@@ -62,6 +62,9 @@ class Team(BaseModel):
     )
 
 
+VERIFIER = REPO_ROOT / "deploy" / "gateway" / "verifier" / "verifier.json"
+
+
 class SemanticCacheConfig(BaseModel):
     """Answers reused for a question that means the same as one answered before."""
 
@@ -71,9 +74,22 @@ class SemanticCacheConfig(BaseModel):
         min_length=1, description="Models (aliases or deployments) it serves; others never embed or look up anything."
     )
     threshold: float = Field(
-        default=0.95, gt=0, le=1,
-        description="Lowest cosine similarity served as a hit. Lower: more hits, and more wrong answers "
-        "(`ladle bench semantic-cache` prints the curve).",
+        default=None, gt=0, le=1, validate_default=False,
+        description="Lowest cosine similarity of a cached question to the asked one. With a verifier it makes a "
+        "candidate, which the verifier then accepts or refuses (default 0.60: its lowest gate, where it serves "
+        "only the same words); without one it is served as a hit (default 0.95). Lower: more hits, and without a "
+        "verifier more wrong answers (`ladle bench semantic-cache` prints the curve).",
+    )  # fmt: skip
+    verifier: Path | None = Field(
+        default=VERIFIER,
+        description="The verifier's artifact (relative paths: to the repository), which must agree that the two "
+        "questions have the same answer before one is served; null: none (the cosine threshold alone decides, "
+        "which serves wrong answers to near misses such as open/closed or 14/40 days).",
+    )
+    candidates: int = Field(
+        default=3, ge=1, le=16,
+        description="Closest entries at or above the threshold that the verifier may check, best first; the first "
+        "it accepts is served. More: a paraphrase behind a refused near miss is found; each costs ~0.2 ms.",
     )  # fmt: skip
     ttl_s: float = Field(default=3600.0, gt=0, description="Older entries are never served, and are evicted.")
     max_entries: int = Field(
@@ -82,6 +98,14 @@ class SemanticCacheConfig(BaseModel):
         description="The oldest entries are evicted above this; a lookup scans its scope's entries.",
     )
     model: str = Field(default="all-minilm-l6-v2", description="The encoder; the bundled MiniLM never downloads.")
+
+    @model_validator(mode="after")
+    def _threshold_for_the_decision(self) -> SemanticCacheConfig:
+        if self.threshold is None:
+            self.threshold = 0.95 if self.verifier is None else 0.60
+        if self.verifier is not None and not self.verifier.is_absolute():
+            self.verifier = REPO_ROOT / self.verifier
+        return self
 
 
 class RouteGuardrails(BaseModel):
