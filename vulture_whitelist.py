@@ -19,6 +19,11 @@ _.LlamaCppEngine
 _.OpenAIEngine
 _.VLLMEngine
 
+# LLMCall fields set by keyword and read by consumers of llm.calls (the sink does not store them yet)
+_.semantic_score
+_.semantic_verifier_score
+_.semantic_verdict
+
 # attributes a library reads
 _.suffix_list_urls  # tldextract: never fetch the public suffix list
 _.should_exit  # uvicorn.Server: stop serving

@@ -23,6 +23,7 @@ from rich.console import Console
 from benchmarks.common import figure
 from services.gateway.config import hash_key
 from shared.kafka.broker import free_port
+from shared.runtime.errors import UserError
 from shared.settings import REPO_ROOT
 
 LITELLM = REPO_ROOT / ".cache" / "litellm-venv" / "bin" / "litellm"
@@ -91,8 +92,8 @@ def _pct(xs: list[float], p: float) -> float:
 
 
 def run(*, rates: list[int], seconds: float, console: Console) -> Iterator[dict]:
-    if not LITELLM.exists():
-        raise RuntimeError(f"LiteLLM is not installed at {LITELLM}; run `make bench-deps`")
+    if not LITELLM.exists():  # a missing baseline is the user's to fix: one line, no traceback
+        raise UserError("the gateway benchmark's baseline, LiteLLM's proxy, is not installed; run `make bench-deps`")
     procs = []
     tmp = Path(tempfile.mkdtemp(prefix="ladle-bench-gw-"))
     try:

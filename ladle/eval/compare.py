@@ -1,9 +1,10 @@
 """`ladle eval compare A B` and the release gate: two runs on the same items, per field, with
 a paired bootstrap interval of the difference and McNemar's test on item-level correctness.
 
-A difference counts only when it is significant: B is *better* (or *worse*) when the
-95% interval of B - A lies wholly above (below) zero; otherwise there is no significant
-difference, whatever the point estimate says. Noise never fails a gate.
+A difference counts only when it is significant: B is *better* (or *worse*) when the 95%
+interval of B - A lies wholly above (below) zero and McNemar's test on the items agrees
+(p < 0.05); otherwise there is no significant difference, whatever the point estimate
+says. Noise never fails a gate.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from shared.runtime.errors import UserError
 from shared.taxonomy import Taxonomy
 
 VERDICTS = ("better", "worse", "no significant difference")
+ALPHA = 0.05
 
 
 @dataclass
@@ -35,9 +37,11 @@ class FieldComparison:
 
     @property
     def verdict(self) -> str:
-        if self.low > 0:
+        """Significant only when both tests say so: the bootstrap interval excludes zero and McNemar's
+        p < 0.05 (a percentile interval alone is too eager on a few dozen items)."""
+        if self.p_value < ALPHA and self.low > 0:
             return "better"
-        if self.high < 0:
+        if self.p_value < ALPHA and self.high < 0:
             return "worse"
         return "no significant difference"
 

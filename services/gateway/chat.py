@@ -7,28 +7,51 @@ answer is checked, then sent (as one chunk when the client asked for a stream).
 
 from __future__ import annotations
 
-import json
 import time
-import uuid
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from dataclasses import dataclass
 
 import orjson
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 
-from schemas import Usage
+from schemas import PromptRef
 from services.gateway.cache import cache_key
+from services.gateway.calls import ChatCall, counted_usage, status_of
+from services.gateway.config import Team
 from services.gateway.providers import UpstreamError
-from services.gateway.responses import OVERHEAD, REQUESTS, answer, error, ladle_headers, usage_of, use_case_of
+from services.gateway.responses import (
+    OVERHEAD,
+    ApiError,
+    answer,
+    error_body,
+    failure,
+    ladle_headers,
+    usage_json,
+    usage_of,
+    wants_usage,
+)
 from services.gateway.router import AllFailed, Attempts, NoDeployment
+from services.gateway.state import Gateway
 from services.gateway.teams import Refused
-from shared.prompts.model import PromptError
+from services.gateway.validate import Invalid, chat_request
+from shared.prompts.model import PromptError, PromptNotFound
 
-CHAT_OVERHEAD = OVERHEAD.labels("chat")  # the child once: a labels() lookup per request is measurable
+# the children once: a labels() lookup per request is measurable
+ROUTE_OVERHEAD = {route: OVERHEAD.labels(route) for route in ("chat", "responses")}
+BYPASS = ("bypass", "no", "off")
 
-if TYPE_CHECKING:
-    from services.gateway.app import Gateway
+
+@dataclass(slots=True)
+class Outcome:
+    """What a routed request came to: a whole completion (an upstream's, a cache's, or a checked
+    and buffered answer) or a live stream of chunks, with the x-ladle-* headers. The call's
+    LLMCall is recorded already, or, for a live stream, when the stream ends."""
+
+    call: ChatCall
+    headers: dict
+    completion: dict | None = None
+    chunks: AsyncGenerator[dict, None] | None = None
 
 
 async def chat(gateway: Gateway, request: Request) -> Response:
@@ -36,159 +59,204 @@ async def chat(gateway: Gateway, request: Request) -> Response:
     -> both caches store what the client gets."""
     t0 = time.perf_counter()
     try:
+        team, body = await authenticated_body(gateway, request)
+        body, prompt = parse(gateway, body)
+        outcome = await complete(gateway, team, body, prompt, request.headers, t0)
+    except ApiError as exc:
+        return exc.response()
+    if outcome.chunks is not None:
+        return StreamingResponse(sse(outcome.chunks), media_type="text/event-stream", headers=outcome.headers)
+    return answer(outcome.completion, outcome.headers, bool(body.get("stream")), wants_usage(body))
+
+
+async def authenticated_body(gateway: Gateway, request: Request) -> tuple[Team, object]:
+    """The calling team (by its key) and the request's JSON body; ApiError for a bad key or bad JSON."""
+    try:
         team = gateway.teams.authenticate(request.headers.get("authorization"))
-        body = orjson.loads(await request.body())
+        return team, orjson.loads(await request.body())
     except Refused as exc:
-        return error(exc.status, str(exc), exc.code)
+        raise ApiError(exc.status, str(exc), exc.code) from None
     except orjson.JSONDecodeError:
-        return error(400, "the request body is not JSON", "invalid_json")
+        raise ApiError(400, "the request body is not JSON", "invalid_json") from None
+
+
+def parse(gateway: Gateway, body: object) -> tuple[dict, PromptRef | None]:
+    """The chat request a body asks for (a named prompt rendered into its messages), checked
+    against OpenAI's schema before any cache, budget or upstream sees it."""
+    prompt = None
     if isinstance(body, dict) and "prompt" in body:
         try:
-            body = gateway.expand_prompt(body)
+            body, prompt = gateway.expand_prompt(body)
+        except PromptNotFound as exc:
+            raise ApiError(404, str(exc), "prompt_error", param="prompt.name") from None
         except PromptError as exc:
-            return error(404 if "no prompt named" in str(exc) else 400, str(exc), "prompt_error")
-    if (
-        not isinstance(body, dict)
-        or not isinstance(body.get("model"), str)
-        or not isinstance(body.get("messages"), list)
-    ):
-        return error(400, "a chat request needs a string `model` and a list of `messages`", "invalid_request")
+            raise ApiError(400, str(exc), "prompt_error", param="prompt") from None
+    try:
+        return chat_request(body), prompt
+    except Invalid as exc:
+        raise ApiError(400, str(exc), exc.code, param=exc.param) from None
+
+
+async def complete(gateway: Gateway, team: Team, body: dict, prompt: PromptRef | None, headers: Mapping[str, str],
+                   t0: float, route: str = "chat") -> Outcome:  # fmt: skip
+    """Route one parsed chat request; raises ApiError for every answer that is an error."""
     model = body["model"]
     try:
         chain = gateway.router.chain(model)
+        gateway.teams.allow(team, model)
     except NoDeployment as exc:
-        return error(404, str(exc), "model_not_found")
-    call_id = uuid.uuid4().hex  # the LLMCall's id, and the subject id of its guardrail verdicts
-    bypass = request.headers.get("x-ladle-cache", "").lower() in ("bypass", "no", "off")
-    cache_status = "bypass" if bypass else "miss"
+        raise ApiError(404, str(exc), "model_not_found", param="model") from None
+    except Refused as exc:
+        raise ApiError(exc.status, str(exc), exc.code, param="model") from None
+    call = ChatCall(gateway, team, body, model, prompt, t0, route)
+    try:
+        return await _route(call, chain, headers)
+    except BaseException as exc:  # a bug, or a client gone mid-call: still its one LLMCall
+        call.settle(0.0)  # the reservation is released (nothing when an exit settled it)
+        call.finish("error", f"{type(exc).__name__}: {exc}", 500)  # nothing when an exit recorded it
+        raise
+
+
+async def _route(call: ChatCall, chain: list[str], headers: Mapping[str, str]) -> Outcome:
+    gateway, team, body, model, route = call.gateway, call.team, call.body, call.model, call.route
+    bypass = headers.get("x-ladle-cache", "").lower() in BYPASS
+    call.cache = "bypass" if bypass else "miss"
     guard = gateway.guards.route(model) if gateway.guards is not None else None
-    extra: dict[str, str] = {}  # x-ladle-guardrails, x-ladle-semantic-score
+    extra: dict[str, str] = {}  # x-ladle-guardrails, x-ladle-semantic-*
     if guard is not None and guard.input:
-        checked = await gateway.guards.check_request(guard, body, call_id, team.name, use_case_of(body))
+        checked = await gateway.guards.check_request(guard, body, call.call_id, team.name, call.use_case)
         gateway.verdict(checked.verdict)
         extra["x-ladle-guardrails"] = f"input={checked.verdict.action}"
         if checked.blocked:
-            gateway.record(team=team, body=body, model=model, attempts=Attempts(), usage=Usage(), cost=0.0,
-                           latency_s=time.perf_counter() - t0, ttft_s=None, cache=cache_status, status="blocked",
-                           err=checked.reason(), call_id=call_id)  # fmt: skip
-            REQUESTS.labels("chat", "400", cache_status).inc()
-            return error(400, f"the request was blocked by guardrails: {checked.reason()}", "guardrail_blocked",
-                         extra, kind="guardrail_error")  # fmt: skip
-        body = checked.body
+            call.finish("blocked", checked.reason(), http=400)
+            raise ApiError(400, f"the request was blocked by guardrails: {checked.reason()}", "guardrail_blocked",
+                           extra, kind="guardrail_error")  # fmt: skip
+        body = call.body = checked.body
     key = None if bypass or not gateway.cache.enabled else cache_key(team.name, model, body)
     if key is not None and (hit := gateway.cache.get(key)) is not None:
-        return _cached(gateway, team, body, model, hit, t0, "exact_hit", call_id, extra)
+        return _cached(call, hit, "exact_hit", extra)
     probe = None
     if not bypass and gateway.semantic is not None and model in gateway.semantic.serves:
-        probe = await gateway.semantic.lookup(team.name, model, body)
-        if probe is not None and probe.hit is not None:
-            extra["x-ladle-semantic-score"] = f"{probe.score:.4f}"
-            return _cached(gateway, team, body, model, probe.hit, t0, "semantic_hit", call_id, extra)
+        probe = await gateway.semantic.lookup(team.name, model, body, call.prompt)
+        if probe is not None and probe.found is not None:  # a candidate: served, or refused by the verifier
+            call.semantic = probe.found
+            extra.update(probe.found.headers())
+            if probe.hit is not None:
+                return _cached(call, probe.hit, "semantic_hit", extra)
     estimate = gateway.teams.estimate(gateway.price_model(chain[0], model), body)
     try:
         gateway.teams.admit(team, estimate)
+        call.reserved = estimate
     except Refused as exc:
-        REQUESTS.labels("chat", str(exc.status), "none").inc()
-        return error(exc.status, str(exc), exc.code)
-    attempts = Attempts()
-    upstream_body = {k: v for k, v in body.items() if k != "_prompt_ref"}
+        call.cache = "none"
+        call.finish(exc.code, str(exc), exc.status, record=False)  # counted, not recorded: no model was asked
+        raise ApiError(exc.status, str(exc), exc.code) from None
     checks_answer = guard is not None and guard.output is not None
     if body.get("stream") and not checks_answer:  # a checked answer is buffered: checked whole, then sent
-        return await _stream(gateway, team, body, model, attempts, estimate, cache_status, t0, call_id, extra)
+        return await _stream(call, extra)
+    attempts = call.attempts
     try:
-        resp = await gateway.router.call(model, upstream_body, attempts)
+        resp = await gateway.router.call(model, body, attempts)
     except (AllFailed, UpstreamError) as exc:
-        gateway.teams.settle(team, estimate, 0.0)
-        status = exc.status
-        gateway.record(team=team, body=body, model=model, attempts=attempts, usage=Usage(), cost=0.0,
-                       latency_s=time.perf_counter() - t0, ttft_s=None, cache=cache_status, call_id=call_id,
-                       status="timeout" if status == 504 else "rate_limited" if status == 429 else "error", err=str(exc))  # fmt: skip
-        REQUESTS.labels("chat", str(status), cache_status).inc()
-        return error(status, str(exc), "upstream_failed", {"x-ladle-tried": ",".join(attempts.tried), **extra})
-    usage = usage_of(resp)
-    cost = gateway.pricing.cost_for(gateway.price_model(attempts.answered, model), usage) or 0.0
-    gateway.teams.settle(team, estimate, cost)
+        raise _failed(call, exc, extra) from None
+    call.usage = usage_of(resp)
+    call.cost = gateway.pricing.cost_for(gateway.price_model(attempts.answered, model), call.usage) or 0.0
+    call.settle(call.cost)
     if checks_answer:
-        checked = await gateway.guards.check_answer(guard, resp, call_id, team.name, use_case_of(body))
+        checked = await gateway.guards.check_answer(guard, resp, call.call_id, team.name, call.use_case)
         gateway.verdict(checked.verdict)
         extra["x-ladle-guardrails"] = ",".join(filter(None, [extra.get("x-ladle-guardrails"),
                                                             f"output={checked.verdict.action}"]))  # fmt: skip
         if checked.blocked:  # 422, not 5xx: clients retry a 5xx, and would pay for the same answer again
-            gateway.record(team=team, body=body, model=model, attempts=attempts, usage=usage, cost=cost,
-                           latency_s=time.perf_counter() - t0, ttft_s=None, cache=cache_status, status="blocked",
-                           err=checked.reason(), call_id=call_id)  # fmt: skip
-            REQUESTS.labels("chat", "422", cache_status).inc()
-            return error(422, f"the answer was blocked by guardrails: {checked.reason()}", "guardrail_blocked",
-                         {**ladle_headers(attempts, cache_status, None), **extra}, kind="guardrail_error")  # fmt: skip
+            call.finish("blocked", checked.reason(), http=422)
+            raise ApiError(422, f"the answer was blocked by guardrails: {checked.reason()}", "guardrail_blocked",
+                           {**ladle_headers(attempts, call.cache, None), **extra}, kind="guardrail_error")  # fmt: skip
         resp = checked.body
     if key is not None:
         gateway.cache.put(key, resp)
     if probe is not None:
         await gateway.semantic.store(probe, resp)
-    total = time.perf_counter() - t0
-    overhead = max(0.0, total - attempts.upstream_s)
-    CHAT_OVERHEAD.observe(overhead)
-    REQUESTS.labels("chat", "200", cache_status).inc()
-    gateway.record(team=team, body=body, model=model, attempts=attempts, usage=usage, cost=cost, call_id=call_id,
-                   latency_s=total, ttft_s=total if body.get("stream") else None, cache=cache_status, status="ok")  # fmt: skip
-    headers = {**ladle_headers(attempts, cache_status, time.perf_counter() - t0 - attempts.upstream_s), **extra}
-    return answer(resp, headers, bool(body.get("stream")))
+    total = call.elapsed()
+    ROUTE_OVERHEAD[route].observe(max(0.0, total - attempts.upstream_s))
+    if body.get("stream"):
+        call.ttft_s = total
+    call.finish("ok")
+    headers = {**ladle_headers(attempts, call.cache, call.elapsed() - attempts.upstream_s), **extra}
+    return Outcome(call, headers, completion=resp)
 
 
-def _cached(gateway: Gateway, team, body: dict, model: str, hit: dict, t0: float, status: str, call_id: str,
-            extra: dict) -> Response:  # fmt: skip
-    attempts = Attempts(answered="cache")
-    overhead = time.perf_counter() - t0
-    REQUESTS.labels("chat", "200", status).inc()
-    gateway.record(team=team, body=body, model=model, attempts=attempts, usage=usage_of(hit), cost=0.0,
-                   latency_s=overhead, ttft_s=overhead, cache=status, status="ok", call_id=call_id)  # fmt: skip
-    return answer(hit, {**ladle_headers(attempts, status, overhead), **extra}, bool(body.get("stream")))
+def _cached(call: ChatCall, hit: dict, status: str, extra: dict) -> Outcome:
+    call.cache, call.attempts, call.usage = status, Attempts(answered="cache"), usage_of(hit)
+    call.ttft_s = overhead = call.elapsed()
+    call.finish("ok")
+    return Outcome(call, {**ladle_headers(call.attempts, status, overhead), **extra}, completion=hit)
 
 
-async def _stream(
-    gateway: Gateway, team, body, model, attempts: Attempts, estimate: float, cache_status: str, t0: float,
-    call_id: str, extra: dict,
-) -> Response:  # fmt: skip
-    agen = gateway.router.stream(model, {k: v for k, v in body.items() if k != "_prompt_ref"}, attempts)
+def _failed(call: ChatCall, exc: AllFailed | UpstreamError, extra: dict) -> ApiError:
+    call.settle(0.0)
+    call.finish(status_of(exc), str(exc), exc.status)
+    return failure(exc, {"x-ladle-tried": ",".join(call.attempts.tried), **extra})
+
+
+async def _stream(call: ChatCall, extra: dict) -> Outcome:
+    gateway, attempts = call.gateway, call.attempts
+    call.route += "_stream"
+    agen = gateway.router.stream(call.model, call.body, attempts)
     try:
         first = await agen.__anext__()  # fallback happens in here, before any byte is sent
     except (AllFailed, UpstreamError) as exc:
-        gateway.teams.settle(team, estimate, 0.0)
-        REQUESTS.labels("chat_stream", str(exc.status), cache_status).inc()
-        gateway.record(team=team, body=body, model=model, attempts=attempts, usage=Usage(), cost=0.0,
-                       latency_s=time.perf_counter() - t0, ttft_s=None, cache=cache_status, status="error", err=str(exc),
-                       call_id=call_id)  # fmt: skip
-        return error(exc.status, str(exc), "upstream_failed", {"x-ladle-tried": ",".join(attempts.tried), **extra})
-    ttft = time.perf_counter() - t0
+        raise _failed(call, exc, extra) from None
+    call.ttft_s = call.elapsed()
+    include_usage = wants_usage(call.body)
 
-    async def relay() -> AsyncIterator[bytes]:
-        usage, pieces, status, err = Usage(), 0, "ok", None
+    async def chunks() -> AsyncGenerator[dict, None]:
+        """The upstream's chunks without its usage; the usage chunk at the end is the gateway's,
+        from the upstream's figures or counted, and only for a client that asked for it."""
+        reported, deltas, status, err = None, 0, "ok", None
         try:
             chunk = first
             while True:
-                if chunk.get("usage"):
-                    usage = usage_of(chunk)
-                pieces += 1
-                yield f"data: {json.dumps(chunk)}\n\n".encode()
+                if "usage" in chunk:
+                    if chunk["usage"]:
+                        reported = usage_of(chunk)
+                    chunk = {k: v for k, v in chunk.items() if k != "usage"}
+                choices = chunk.get("choices")
+                if choices:
+                    for c in choices:
+                        delta = c.get("delta") or {}
+                        if delta.get("content") or delta.get("tool_calls"):
+                            deltas += 1
+                    yield chunk
                 try:
                     chunk = await agen.__anext__()
                 except StopAsyncIteration:
                     break
-            yield b"data: [DONE]\n\n"
+            call.usage = reported if reported and reported.output_tokens else counted_usage(call.body, deltas)
+            if include_usage:
+                yield {"id": chunk.get("id"), "object": "chat.completion.chunk", "created": chunk.get("created"),
+                       "model": chunk.get("model"), "choices": [], "usage": usage_json(call.usage)}  # fmt: skip
         except UpstreamError as exc:
             status, err = "error", str(exc)
-            # Never a clean end after a failure: the client sees an error, not a short answer.
-            payload = {"error": {"message": str(exc), "type": "upstream_error", "code": "stream_interrupted"}}
-            yield f"event: error\ndata: {json.dumps(payload)}\n\n".encode()
+            raise
         finally:
-            if usage.output_tokens == 0:
-                usage = Usage(input_tokens=usage.input_tokens, output_tokens=max(0, pieces - 1))
-            cost = gateway.pricing.cost_for(gateway.price_model(attempts.answered, model), usage) or 0.0
-            gateway.teams.settle(team, estimate, cost)
-            REQUESTS.labels("chat_stream", "200" if status == "ok" else "502", cache_status).inc()
-            gateway.record(team=team, body=body, model=model, attempts=attempts, usage=usage, cost=cost,
-                           latency_s=time.perf_counter() - t0, ttft_s=ttft, cache=cache_status, status=status, err=err,
-                           call_id=call_id)  # fmt: skip
+            if not call.usage.output_tokens:
+                call.usage = reported if reported and reported.output_tokens else counted_usage(call.body, deltas)
+            call.cost = gateway.pricing.cost_for(gateway.price_model(attempts.answered, call.model), call.usage) or 0.0
+            call.settle(call.cost)
+            call.finish(status, err, 200 if status == "ok" else 502)
 
-    headers = {**ladle_headers(attempts, cache_status, None), **extra}
-    return StreamingResponse(relay(), media_type="text/event-stream", headers=headers)
+    return Outcome(call, {**ladle_headers(attempts, call.cache, None), **extra}, chunks=chunks())
+
+
+async def sse(chunks: AsyncGenerator[dict, None]) -> AsyncIterator[bytes]:
+    """Chunks as server-sent events and [DONE]; never a clean end after a failure: the client
+    sees an error event, not a short answer."""
+    try:
+        async for chunk in chunks:
+            yield b"data: " + orjson.dumps(chunk) + b"\n\n"
+        yield b"data: [DONE]\n\n"
+    except UpstreamError as exc:
+        payload = error_body(str(exc), "upstream_error", "stream_interrupted")
+        yield b"event: error\ndata: " + orjson.dumps(payload) + b"\n\n"
+    finally:
+        await chunks.aclose()  # a client that went away: the call is still settled and recorded now

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.runtime.errors import UserError
@@ -23,19 +23,7 @@ class GatewaySettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     config_file: Path = Field(default=REPO_ROOT / "deploy" / "gateway" / "gateway.yaml")
-    admin_key: str = Field(default="", description="Bearer key for /admin routes; empty disables them.")
-    local_llm_url: str = Field(
-        default="http://127.0.0.1:8090/v1",
-        description="The local OpenAI-compatible server; gateway.yaml reads it as ${LADLE_GATEWAY_LOCAL_LLM_URL}.",
-    )
     emit_events: bool = Field(default=True, description="Publish an LLMCall per call to llm.calls.")
-
-    @field_validator("admin_key")
-    @classmethod
-    def _no_placeholder(cls, v: str) -> str:
-        if v in ("changeme", "change-me", "admin"):
-            raise ValueError("LADLE_GATEWAY_ADMIN_KEY is a placeholder; set a real secret")
-        return v
 
 
 class Deployment(BaseModel):
@@ -53,6 +41,12 @@ class Deployment(BaseModel):
     timeout_s: float = Field(default=60.0, gt=0)
     max_retries: int = Field(default=1, ge=0, description="Retries on this deployment before falling back.")
     pricing_model: str | None = Field(default=None, description="Name in the pricing table, if not `model`.")
+    dialect: Literal["openai", "llama_cpp"] = Field(
+        default="openai",
+        description="What an openai_compatible server understands. `llama_cpp` (llama-cpp-python's server, which "
+        "answers 500 to what it cannot parse) gets response_format json_schema as json_object with a `schema`, and "
+        "`developer` messages as `system`.",
+    )
 
     def api_key(self) -> str:
         return os.environ.get(self.api_key_env, "") if self.api_key_env else ""
@@ -63,6 +57,12 @@ class Team(BaseModel):
     key_sha256: list[str] = Field(description="sha256 hex of each API key; keys are never stored in clear.")
     budget_usd: float | None = Field(default=None, ge=0, description="Spend limit; None means unlimited.")
     requests_per_minute: int | None = Field(default=None, ge=1)
+    models: list[str] | None = Field(
+        default=None, description="Models (aliases or deployments) the team may use; None: every one. Others: 403."
+    )
+
+
+VERIFIER = REPO_ROOT / "deploy" / "gateway" / "verifier" / "verifier.json"
 
 
 class SemanticCacheConfig(BaseModel):
@@ -74,9 +74,22 @@ class SemanticCacheConfig(BaseModel):
         min_length=1, description="Models (aliases or deployments) it serves; others never embed or look up anything."
     )
     threshold: float = Field(
-        default=0.95, gt=0, le=1,
-        description="Lowest cosine similarity served as a hit. Lower: more hits, and more wrong answers "
-        "(`ladle bench semantic-cache` prints the curve).",
+        default=None, gt=0, le=1, validate_default=False,
+        description="Lowest cosine similarity of a cached question to the asked one. With a verifier it makes a "
+        "candidate, which the verifier then accepts or refuses (default 0.60: its lowest gate, where it serves "
+        "only the same words); without one it is served as a hit (default 0.95). Lower: more hits, and without a "
+        "verifier more wrong answers (`ladle bench semantic-cache` prints the curve).",
+    )  # fmt: skip
+    verifier: Path | None = Field(
+        default=VERIFIER,
+        description="The verifier's artifact (relative paths: to the repository), which must agree that the two "
+        "questions have the same answer before one is served; null: none (the cosine threshold alone decides, "
+        "which serves wrong answers to near misses such as open/closed or 14/40 days).",
+    )
+    candidates: int = Field(
+        default=3, ge=1, le=16,
+        description="Closest entries at or above the threshold that the verifier may check, best first; the first "
+        "it accepts is served. More: a paraphrase behind a refused near miss is found; each costs ~0.2 ms.",
     )  # fmt: skip
     ttl_s: float = Field(default=3600.0, gt=0, description="Older entries are never served, and are evicted.")
     max_entries: int = Field(
@@ -85,6 +98,14 @@ class SemanticCacheConfig(BaseModel):
         description="The oldest entries are evicted above this; a lookup scans its scope's entries.",
     )
     model: str = Field(default="all-minilm-l6-v2", description="The encoder; the bundled MiniLM never downloads.")
+
+    @model_validator(mode="after")
+    def _threshold_for_the_decision(self) -> SemanticCacheConfig:
+        if self.threshold is None:
+            self.threshold = 0.95 if self.verifier is None else 0.60
+        if self.verifier is not None and not self.verifier.is_absolute():
+            self.verifier = REPO_ROOT / self.verifier
+        return self
 
 
 class RouteGuardrails(BaseModel):
@@ -134,7 +155,8 @@ class GatewayConfig(BaseModel):
                 raise ValueError(f"alias {alias!r} names unknown deployments {missing or names}")
         models = known | set(self.aliases)
         named = [("semantic_cache.aliases", self.semantic_cache.aliases if self.semantic_cache else []),
-                 ("guardrails.aliases", list(self.guardrails.aliases) if self.guardrails else [])]  # fmt: skip
+                 ("guardrails.aliases", list(self.guardrails.aliases) if self.guardrails else []),
+                 *((f"teams.{t.name}.models", t.models) for t in self.teams if t.models)]  # fmt: skip
         for where, names in named:
             if missing := [n for n in names if n not in models]:
                 raise ValueError(f"{where} names unknown models {missing}; known: {sorted(models)}")

@@ -1,7 +1,10 @@
 """Routing: an alias names deployments in order; each one is a backup for the one before.
 
 Retries (with backoff and jitter) stay on a deployment for transient failures;
-timeouts, 429, 5xx and connection errors then fall back to the next one. A
+timeouts, 429, 5xx and connection errors then fall back to the next one. An error that is
+the request's fault (an upstream 400, 413, 422...) is final at once: not retried, no
+fallback, and not held against the deployment's breaker; one a deployment cannot serve
+(UpstreamError.unsupported) moves on to the next, not held against it either. A
 stream falls back only before its first chunk; after that the error is the
 client's to see (the app ends the stream with an error event).
 """
@@ -36,7 +39,9 @@ class AllFailed(Exception):
     def __init__(self, errors: list[UpstreamError]) -> None:
         last = errors[-1] if errors else UpstreamError(503, "every deployment is cooling down after failures")
         super().__init__(str(last))
-        self.status = last.status if errors else 503
+        # a deployment's 401/403/404 (its key, its model) is the gateway's failure, not the client's
+        self.status = 502 if last.status in (401, 403, 404) else last.status
+        self.code = last.code
         self.errors = errors
 
 
@@ -77,6 +82,8 @@ class Router:
                     errors.append(exc)
                     if not exc.fallback:
                         raise
+                    if exc.unsupported:  # the next deployment may serve it; this one is not failing
+                        break
                     self.breaker.failure(name)
                     if attempt < provider.deployment.max_retries and not self.breaker.is_open(name):
                         await self._backoff(attempt)
@@ -107,7 +114,8 @@ class Router:
                 errors.append(exc)
                 if not exc.fallback:
                     raise
-                self.breaker.failure(name)
+                if not exc.unsupported:
+                    self.breaker.failure(name)
                 continue
             attempts.answered = name
             yield first

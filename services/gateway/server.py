@@ -5,9 +5,10 @@ from __future__ import annotations
 import structlog
 import uvicorn
 
-from services.gateway.app import Gateway, create_app
+from services.gateway.app import create_app
 from services.gateway.config import GatewayConfig, GatewaySettings
 from services.gateway.router import Router
+from services.gateway.state import Gateway
 from shared.pricing import Pricing
 from shared.runtime.errors import FatalError, UserError
 from shared.settings import ladle_settings

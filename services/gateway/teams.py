@@ -56,6 +56,14 @@ class Teams:
             return ANONYMOUS
         raise Refused(401, "invalid_api_key", "missing or unknown API key: send Authorization: Bearer <key>")
 
+    def allow(self, team: Team, model: str) -> None:
+        """Refused (403) when the team's `models` list does not name this model."""
+        if team.models is not None and model not in team.models:
+            raise Refused(403, "model_not_allowed", f"team {team.name} may not use model {model!r}")
+
+    def visible(self, team: Team, models: list[str]) -> list[str]:
+        return models if team.models is None else [m for m in models if m in team.models]
+
     def estimate(self, model: str, body: dict) -> float:
         """An upper bound of the call's cost: a BPE token is at least one byte, plus room for the
         chat template around each message; the answer is as long as max_tokens allows."""

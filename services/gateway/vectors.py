@@ -3,10 +3,11 @@ vectors and their sign bits (one bit per dimension, 48 bytes for MiniLM's 384).
 
 A search ranks the scope's live entries by Hamming distance between sign bits (32x less
 memory to read than float32, and no GIL held for long: each step is one numpy call), then
-scores the closest ``RERANK`` exactly (float32 cosine) and returns the best. Two vectors
-at cosine 0.95 differ in about 10% of their sign bits, unrelated ones in 30-50%, so a
-cached paraphrase ranks far inside the first ``RERANK``; one that does not is only a
-missed hit, never a wrong one (the caller's threshold applies to the exact score). A
+scores the closest ``RERANK`` exactly (float32 cosine) and returns the best few (the cache
+verifies them in that order). Two vectors at cosine 0.95 differ in about 10% of their sign
+bits, unrelated ones in 30-50%, so a cached paraphrase ranks far inside the first ``RERANK``;
+one that does not is only a missed hit, never a wrong one (the caller's threshold and
+verifier apply to the exact score). A
 scope of at most ``RERANK`` entries is scored exactly. The Qdrant Edge shard stays the
 store of record; this index is filled from it at start-up and kept in step by the cache.
 """
@@ -70,8 +71,9 @@ class ScopeVectors:
         self.ids = [i for i, k in zip(self.ids, mask, strict=True) if k]
         self.rows = {i: r for r, i in enumerate(self.ids)}
 
-    def nearest(self, unit: np.ndarray, bits: np.ndarray, after: float) -> tuple[str, float] | None:
-        """The live entry (born after ``after``) with the highest cosine among the RERANK closest in sign bits."""
+    def top(self, unit: np.ndarray, bits: np.ndarray, after: float, k: int) -> list[tuple[str, float]]:
+        """The ``k`` live entries (born after ``after``) with the highest cosine among the RERANK
+        closest in sign bits, best first."""
         n = len(self.ids)
         live = self.born[:n] > after
         if n > RERANK:
@@ -84,10 +86,10 @@ class ScopeVectors:
             rows = np.arange(n)
         rows = rows[live[rows]]
         if not rows.size:
-            return None
+            return []
         scores = self.vectors[rows] @ unit
-        best = int(np.argmax(scores))
-        return self.ids[rows[best]], float(scores[best])
+        best = np.argsort(-scores, kind="stable")[:k] if k > 1 else [int(np.argmax(scores))]
+        return [(self.ids[rows[i]], float(scores[i])) for i in best]
 
 
 class VectorIndex:
@@ -142,8 +144,13 @@ class VectorIndex:
 
     def nearest(self, scope: str, vector, after: float) -> tuple[str, float] | None:
         """(id, cosine) of the scope's closest entry created after ``after``; None when it has none."""
+        best = self.top(scope, vector, after, 1)
+        return best[0] if best else None
+
+    def top(self, scope: str, vector, after: float, k: int) -> list[tuple[str, float]]:
+        """(id, cosine) of the scope's ``k`` closest entries created after ``after``, best first."""
         unit = unit_rows(vector)
         bits = sign_bits(unit)[0]
         with self._lock:
             vectors = self.scopes.get(scope)
-            return vectors.nearest(unit[0], bits, after) if vectors is not None else None
+            return vectors.top(unit[0], bits, after, k) if vectors is not None else []

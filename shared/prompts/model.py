@@ -19,6 +19,10 @@ class PromptError(UserError):
     pass
 
 
+class PromptNotFound(PromptError):
+    """No prompt has this name (the gateway answers 404, other prompt errors 400)."""
+
+
 def declared(template: str) -> list[str]:
     """The {variables} a template uses, in order of first use."""
     names = [f for _, f, _, _ in string.Formatter().parse(template) if f]

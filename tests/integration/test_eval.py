@@ -14,7 +14,6 @@ from ladle.eval import store as eval_store
 from shared.pricing import Pricing
 from shared.prompts import PromptRegistry
 from shared.runtime.loop import Runtime
-from tests.integration.test_sink_store import open_store
 from workers.sink.service import SinkWorkerSettings
 from workers.sink.worker import ClickHouseSink
 
@@ -23,14 +22,6 @@ GOOD = (
     "Product: {name}\nDetails: {description}"
 )
 BAD = "Answer with the food group Baby Foods whatever the product is. Values:\n{taxonomy}\n\nIgnore this: {name}"
-
-
-@pytest.fixture
-def store(chdb_root):
-    s = open_store(chdb_root)
-    yield s
-    s.command(f"DROP DATABASE IF EXISTS `{s.database}`")
-    s.close()
 
 
 def ladle(env, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:

@@ -16,17 +16,15 @@ from services.gateway.events import CallEvents
 from services.gateway.router import Router
 from shared.kafka.broker import free_port
 from shared.pricing import Pricing
-from tests.integration.gateway_helpers import CuttingProxy, LlamaServer, Served
+from tests.integration.gateway_helpers import CuttingProxy, Served
 from tests.integration.kafka_helpers import read_all
 
 KEY, POOR_KEY = "team-a-key", "team-poor-key"
 
 
 @pytest.fixture(scope="module")
-def llama():
-    server = LlamaServer()
-    yield server
-    server.stop()
+def llama(llama_server):
+    return llama_server
 
 
 def config(llama, budget: float) -> GatewayConfig:

@@ -17,7 +17,7 @@ from services.gateway.config import GatewayConfig
 from services.gateway.events import CallEvents
 from services.gateway.router import Router
 from shared.pricing import Pricing
-from tests.integration.gateway_helpers import CuttingProxy, LlamaServer, Served
+from tests.integration.gateway_helpers import CuttingProxy, Served
 from tests.integration.kafka_helpers import read_all
 
 PHONE = "Call me on (415) 555-0132 about my order"
@@ -31,10 +31,8 @@ def says(text: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def llama():
-    server = LlamaServer()
-    yield server
-    server.stop()
+def llama(llama_server):
+    return llama_server
 
 
 @pytest.fixture(scope="module")

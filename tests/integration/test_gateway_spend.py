@@ -14,17 +14,15 @@ from services.gateway.config import GatewayConfig, hash_key
 from services.gateway.router import Router
 from shared.pricing import Pricing
 from shared.runtime.errors import FatalError
-from tests.integration.gateway_helpers import LlamaServer, Served
+from tests.integration.gateway_helpers import Served
 
 KEY = "team-poor-key"
 BUDGET = 0.00005  # room for a few 8-token answers at gpt-4o-mini prices
 
 
 @pytest.fixture(scope="module")
-def llama():
-    server = LlamaServer()
-    yield server
-    server.stop()
+def llama(llama_server):
+    return llama_server
 
 
 def config(llama) -> GatewayConfig:

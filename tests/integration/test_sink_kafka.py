@@ -20,18 +20,10 @@ from shared.runtime.loop import Runtime
 from tests.fixtures.accounts import ANALYST_AUTH
 from tests.fixtures.sink_events import sample_events
 from tests.integration.kafka_helpers import committed_lag, produce
-from tests.integration.test_sink_store import RAW_COUNTS, SAMPLE_AGGREGATES, aggregates, open_store, raw_counts
+from tests.integration.test_sink_store import RAW_COUNTS, SAMPLE_AGGREGATES, aggregates, raw_counts
 from topics.registry import TOPICS, key_of
 from workers.sink.service import SinkWorkerSettings
 from workers.sink.worker import ClickHouseSink
-
-
-@pytest.fixture
-def store(chdb_root):
-    s = open_store(chdb_root)
-    yield s
-    s.command(f"DROP DATABASE IF EXISTS `{s.database}`")
-    s.close()
 
 
 def produce_events(settings, events) -> int:

@@ -8,7 +8,6 @@ for the whole session and gets its own database in it.
 from __future__ import annotations
 
 import math
-import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -19,6 +18,7 @@ from shared.pricing import Pricing
 from shared.runtime.errors import Backpressure, UserError
 from shared.runtime.worker import Record
 from tests.fixtures.sink_events import sample_events
+from tests.integration.conftest import open_store
 from workers.sink.migrations import MIGRATIONS_TABLE, migrate
 from workers.sink.queries import ANALYST_QUESTIONS
 from workers.sink.readonly import run_readonly
@@ -49,21 +49,6 @@ def pricing() -> Pricing:
 
 
 QUESTIONS_BY_ID = {q.id: q for q in ANALYST_QUESTIONS}
-
-
-def open_store(root, **settings) -> ClickHouseStore:
-    s = SinkSettings(data_dir=root, clickhouse_database=f"t_{uuid.uuid4().hex[:12]}", **settings)
-    store = ClickHouseStore.open(s)
-    migrate(store, body_ttl_days=s.clickhouse_body_ttl_days)
-    return store
-
-
-@pytest.fixture
-def store(chdb_root):
-    s = open_store(chdb_root)
-    yield s
-    s.command(f"DROP DATABASE IF EXISTS `{s.database}`")
-    s.close()
 
 
 @pytest.fixture(scope="module")

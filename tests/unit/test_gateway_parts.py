@@ -6,7 +6,7 @@ import pytest
 from schemas import PromptRef
 from services.gateway.breaker import CircuitBreaker
 from services.gateway.cache import ExactCache, cache_key
-from services.gateway.config import GatewayConfig, GuardrailsConfig, SemanticCacheConfig
+from services.gateway.config import VERIFIER, GatewayConfig, GuardrailsConfig, SemanticCacheConfig
 from services.gateway.guard import RouteGuards, _put_back, _texts
 from services.gateway.providers.anthropic import to_chat_completion, to_messages_api
 from services.gateway.providers.base import UpstreamError
@@ -14,6 +14,7 @@ from services.gateway.providers.ladle import LadleEmbeddings
 from services.gateway.semantic import SemanticCache, split
 from services.gateway.spend import SpendLedger
 from services.gateway.vectors import RERANK, VectorIndex, sign_bits
+from services.gateway.verifier import Verdict
 from shared.runtime.errors import FatalError, UserError
 from shared.settings import REPO_ROOT
 
@@ -95,12 +96,12 @@ def test_the_semantic_scope_is_everything_but_the_last_user_text():
     others = [
         split("t2", "fast", body), split("t", "smart", body), split("t", "fast", {**body, "temperature": 1}),
         split("t", "fast", {**body, "messages": [{"role": "system", "content": "Be long."}, body["messages"][1]]}),
-        split("t", "fast", {**body, "_prompt_ref": PromptRef(name="faq", version=1, label="production")}),
-        split("t", "fast", {**body, "_prompt_ref": PromptRef(name="faq", version=2, label="production")}),
+        split("t", "fast", body, PromptRef(name="faq", version=1, label="production")),
+        split("t", "fast", body, PromptRef(name="faq", version=2, label="production")),
     ]  # fmt: skip
     assert len({scope, *(o[0] for o in others)}) == 7
     # the label is not part of the scope: the same version under another label is the same prompt
-    assert split("t", "fast", {**body, "_prompt_ref": PromptRef(name="faq", version=1, label="staging")}) == others[4]
+    assert split("t", "fast", body, PromptRef(name="faq", version=1, label="staging")) == others[4]
     parts = {"messages": [{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}]}
     assert split("t", "fast", parts)[1] == "a\nb"
     image = {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}
@@ -115,7 +116,9 @@ class FakeEncoder:
 
 
 def cache_at(path, clock, **config) -> SemanticCache:
-    cfg = SemanticCacheConfig(aliases=["fast"], **{"threshold": 0.9, "ttl_s": 100, "max_entries": 10, **config})
+    cfg = SemanticCacheConfig(
+        aliases=["fast"], **{"threshold": 0.9, "ttl_s": 100, "max_entries": 10, "verifier": None, **config}
+    )
     return SemanticCache(cfg, path, FakeEncoder(), clock=lambda: clock[0])
 
 
@@ -123,13 +126,36 @@ def test_the_semantic_cache_serves_live_close_entries_of_the_scope_only(tmp_path
     now = [1000.0]
     c = cache_at(tmp_path / "sc", now)
     c.put([("s", "spicy?", [1, 0, 0], {"answer": "yes"})])
-    found = c.search("s", [0.99, 0.1, 0])
+    found = c.search("s", [0.99, 0.1, 0], "spicy")
     assert found.response == {"answer": "yes"} and found.text == "spicy?" and 0.99 < found.score < 1
-    assert c.search("s", [0.8, 0.6, 0]) is None  # cosine 0.8 < 0.9
-    assert c.search("other", [1, 0, 0]) is None
+    assert found.verdict is None and found.headers() == {"x-ladle-semantic-score": f"{found.score:.4f}"}
+    assert c.search("s", [0.8, 0.6, 0], "spicy") is None  # cosine 0.8 < 0.9
+    assert c.search("other", [1, 0, 0], "spicy") is None
     now[0] += 100  # exactly ttl_s old: no longer served
-    assert c.search("s", [1, 0, 0]) is None
+    assert c.search("s", [1, 0, 0], "spicy") is None
     assert c.count() == 1 and c.evict() == 0
+
+
+def test_the_verifier_serves_the_first_candidate_it_accepts_and_names_why_it_refused(tmp_path):
+    now = [1000.0]
+    c = cache_at(tmp_path / "sc", now, threshold=0.6, verifier=VERIFIER, candidates=2)
+    assert c.verifier is not None and c.config.threshold == 0.6
+    c.put([("s", "Is the clinic closed on Sundays?", [1, 0, 0], {"answer": "closed"}),
+           ("s", "Is the clinic open on Sundays?", [0.9, 0.3, 0], {"answer": "open"})])  # fmt: skip
+    # the closest candidate is the opposite question: refused; the next one is the same question
+    found = c.search("s", [0.99, 0.1, 0], "is the clinic open on sundays")
+    assert found.response == {"answer": "open"} and found.text == "Is the clinic open on Sundays?"
+    assert found.verdict == Verdict(True, 1.0, "same words")
+    assert found.headers() == {"x-ladle-semantic-score": f"{found.score:.4f}",
+                               "x-ladle-semantic-verifier-score": "1.0000", "x-ladle-semantic-verdict": "same"}  # fmt: skip
+    refused = c.search("s", [0.99, 0.1, 0], "Is the clinic open on Mondays?")  # both candidates refused: the closest
+    assert refused.response is None and refused.text == "Is the clinic closed on Sundays?"
+    assert refused.verdict == Verdict(False, 0.0, "dates sunday != monday")
+    assert refused.headers()["x-ladle-semantic-verdict"] == "dates"
+    c.config.candidates = 1  # only the closest is checked: the opposite question, refused
+    assert c.search("s", [0.99, 0.1, 0], "is the clinic open on sundays").verdict.kind == "opposites"
+    assert c.search("s", [0, 0, 1], "is the clinic open on sundays") is None  # below the gate: no candidate
+    c.close()
 
 
 def test_the_semantic_cache_evicts_the_oldest_above_max_entries_and_survives_a_reopen(tmp_path):
@@ -139,12 +165,12 @@ def test_the_semantic_cache_evicts_the_oldest_above_max_entries_and_survives_a_r
         now[0] += 1
         c.put([("s", f"q{i}", [1, 0, 0.1 * i], {"i": i})])
     assert c.count() == 3
-    assert c.search("s", [1, 0, 0]).response == {"i": 1}  # q0 went; q1 is now the closest
+    assert c.search("s", [1, 0, 0], "q").response == {"i": 1}  # q0 went; q1 is now the closest
     c.put([("s", "q3", [1, 0, 0.3], {"i": "again"})])  # the same text replaces its entry
     assert c.evict() == 3
     c.close()
     again = cache_at(tmp_path / "sc", now, max_entries=3)
-    assert again.size == 3 and again.search("s", [1, 0, 0.3]).response == {"i": "again"}
+    assert again.size == 3 and again.search("s", [1, 0, 0.3], "q").response == {"i": "again"}
     again.close()
 
 
@@ -258,7 +284,8 @@ def test_the_shipped_gateway_config_names_real_policies_and_models():
         assert {route.input, route.output} - {None} <= known
     ladle = [d.name for d in cfg.deployments if d.provider == "ladle"]
     assert ladle and any(names == ladle for names in cfg.aliases.values())
-    assert 0.9 <= cfg.semantic_cache.threshold < 1
+    # the threshold makes candidates; the verifier decides (its lowest gate is 0.60)
+    assert (cfg.semantic_cache.threshold, cfg.semantic_cache.verifier) == (0.6, VERIFIER)
 
 
 def test_guarded_texts_are_every_user_text_and_go_back_where_they_came_from():

@@ -17,11 +17,11 @@ VERSION = "2023-06-01"
 
 
 def to_messages_api(body: dict, model: str) -> dict:
-    system = [m["content"] for m in body.get("messages", []) if m.get("role") == "system"]
+    system = [m["content"] for m in body.get("messages", []) if m.get("role") in ("system", "developer")]
     messages = [
         {"role": "assistant" if m["role"] == "assistant" else "user", "content": m.get("content") or ""}
         for m in body.get("messages", [])
-        if m.get("role") != "system"
+        if m.get("role") not in ("system", "developer")
     ]
     out = {
         "model": model,
@@ -78,7 +78,7 @@ class Anthropic:
             raise self._fail(exc) from None
         if resp.status_code >= 400:
             raise UpstreamError.from_status(
-                resp.status_code, f"{self.deployment.name}: HTTP {resp.status_code}: {resp.text[:300]}"
+                resp.status_code, f"{self.deployment.name}: HTTP {resp.status_code}: {resp.text[:300]}", resp.content
             )
         return to_chat_completion(resp.json(), body.get("model", self.deployment.model))
 
@@ -99,7 +99,7 @@ class Anthropic:
                 if resp.status_code >= 400:
                     text = (await resp.aread()).decode(errors="replace")
                     raise UpstreamError.from_status(
-                        resp.status_code, f"{self.deployment.name}: HTTP {resp.status_code}: {text[:300]}"
+                        resp.status_code, f"{self.deployment.name}: HTTP {resp.status_code}: {text[:300]}", text
                     )
                 async for line in resp.aiter_lines():
                     if not line.startswith("data:"):
@@ -128,7 +128,7 @@ class Anthropic:
             raise self._fail(exc) from None
 
     async def embed(self, body: dict) -> dict:
-        raise UpstreamError(400, f"{self.deployment.name}: Anthropic has no embeddings API", fallback=True)
+        raise UpstreamError.cannot_serve(f"{self.deployment.name}: Anthropic has no embeddings API")
 
     async def aclose(self) -> None:
         await self.client.aclose()
