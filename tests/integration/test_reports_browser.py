@@ -29,7 +29,7 @@ from workers.sink.worker import ClickHouseSink
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
-REPORTS = ("cost", "latency", "cache", "guardrails", "freshness", "dead_letters")
+REPORTS = ("cost", "latency", "cache", "guardrails", "freshness", "dead_letters", "quality")
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make setup)")
 
 # Per chart: its data marks (bars, arcs, points: the shapes that carry a value's tooltip, so a
