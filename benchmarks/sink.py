@@ -123,7 +123,7 @@ def run(settings: LadleSettings, *, events: int, report_rows: int, console: Cons
     )
 
     api_url, api = _serve(sink_store, root)
-    yield _beside_a_query(api_url, root, pricing, s, f"{prefix}sink-busy", events, events / sink_s, console)
+    yield _beside_a_query(api_url, root, pricing, s, f"{prefix}sink-busy", events, console)
 
     console.print(f"generating {report_rows:,} calls for the report figures")
     t0 = time.perf_counter()
@@ -224,16 +224,17 @@ def _analyst(url: str, sql: str, database: str = "default") -> float:
     return time.perf_counter() - t0
 
 
-def _beside_a_query(url, root, pricing, s, group, events, alone, console: Console) -> dict:
+def _beside_a_query(url, root, pricing, s, group, events, console: Console) -> dict:
     """Events/s into fresh databases while an analyst's ~10-second query runs again and again,
-    vs alone. Busy and quiet runs alternate (the first quiet run is the one above) and each side
-    reports its median, so load that comes and goes on a shared machine hits both sides alike."""
+    vs alone. Quiet and busy runs alternate, after the warm run above, and each side reports its
+    median, so load that comes and goes on a shared machine hits both sides alike."""
     probe = 20_000_000
     per_row = _analyst(url, LONG_QUERY.format(n=probe)) / probe
     n = int(QUERY_S / per_row)
     console.print(f"analyst query: {LONG_QUERY.format(n=n)} (~{QUERY_S:.0f}s alone)")
-    quiet, busy, took = [alone], [], []
+    quiet, busy, took = [], [], []
     for i in range(ROUNDS):
+        quiet.append(_rate_into(root, f"bench_quiet{i}", pricing, s, f"{group}q{i}", events))
         stop = threading.Event()
 
         def analyst(stop: threading.Event = stop) -> None:
@@ -246,8 +247,6 @@ def _beside_a_query(url, root, pricing, s, group, events, alone, console: Consol
         busy.append(_rate_into(root, f"bench_busy{i}", pricing, s, f"{group}{i}", events))
         stop.set()
         thread.join()
-        if i < ROUNDS - 1:
-            quiet.append(_rate_into(root, f"bench_quiet{i}", pricing, s, f"{group}q{i}", events))
     console.print(f"sink beside the query: {[round(b) for b in busy]} events/s; alone {[round(q) for q in quiet]}; "
                   f"queries took {[round(t, 1) for t in took]} s")  # fmt: skip
     return figure("sink", "events_per_s_beside_analyst_query", statistics.median(busy), statistics.median(quiet),

@@ -63,9 +63,13 @@ async def _query_text(request: Request, params: dict[str, str]) -> str:
     if request.method == "POST":
         if request.headers.get("content-type", "").startswith("multipart/"):
             raise QueryFailed.of(48, "External tables (multipart bodies) are not supported here", "NOT_IMPLEMENTED")
-        if int(request.headers.get("content-length") or 0) > MAX_BODY:
-            raise QueryFailed.of(229, f"Request body is larger than {MAX_BODY} bytes", "QUERY_IS_TOO_LARGE")
-        body = await request.body()
+        chunks, size = [], 0
+        async for chunk in request.stream():  # chunked bodies too: never more than MAX_BODY in memory
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise QueryFailed.of(229, f"Request body is larger than {MAX_BODY} bytes", "QUERY_IS_TOO_LARGE")
+            chunks.append(chunk)
+        body = b"".join(chunks)
         try:
             body = chcompress.decode_body(body, request.headers.get("content-encoding"))
             if params.get("decompress") == "1":
@@ -90,10 +94,10 @@ def mount(app: FastAPI, analysts, accounts: Accounts, ceilings: Ceilings, databa
         params = dict(request.query_params)
         query_id = params.get("query_id") or request.headers.get("x-clickhouse-query-id") or str(uuid.uuid4())
         try:
-            sql = await _query_text(request, params)
-            if request.method == "GET" and not sql:
+            if request.method == "GET" and not params.get("query"):
                 return PlainTextResponse("Ok.\n")
-            user = _login(accounts, request, params)
+            user = _login(accounts, request, params)  # before the body is read
+            sql = await _query_text(request, params)
             q = _analyst_query(request, params, sql, user, ceilings, database)
             answer = await run_in_threadpool(analysts.run, q)
         except QueryFailed as exc:
@@ -111,8 +115,8 @@ def mount(app: FastAPI, analysts, accounts: Accounts, ceilings: Ceilings, databa
         elif params.get("enable_http_compression", "1") != "0" and (
             enc := chcompress.choose_encoding(request.headers.get("accept-encoding"))
         ):
-            level = int(params.get("http_zlib_compression_level") or 3)
-            body = chcompress.encode_stream(body, enc, max(1, min(level, 9)))
+            level = params.get("http_zlib_compression_level", "3")
+            body = chcompress.encode_stream(body, enc, max(1, min(int(level) if level.isdigit() else 3, 9)))
             headers["Content-Encoding"] = enc
         return StreamingResponse(_closing(body, answer), headers=headers, media_type=content_type(answer.format))
 
