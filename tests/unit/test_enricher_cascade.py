@@ -43,7 +43,8 @@ def test_sure_items_get_no_model_call_and_unsure_fields_alone_reach_the_engine(u
     r = sure.result
     assert sure.ok and sure.calls == [] and not sure.job.attempts
     assert r.output == {"cuisine": "italian", "dish_type": "pizza", "dietary": ["vegetarian"]}
-    assert (r.engine, r.model, r.prompt, r.cascade, r.attempts) == ("cascade", "tagtest@1", None, "tagtest@1", 1)
+    assert (r.engine, r.model, r.cascade, r.attempts) == ("cascade", "tagtest@1", "tagtest@1", 1)
+    assert r.prompt == t.prompt.ref, "the use case's prompt: its variables say what item_text shows"
     assert r.answered_by == dict.fromkeys(r.output, CASCADE)
     assert r.usage.input_tokens == r.usage.output_tokens == 0 and json.loads(r.raw_output) == r.output
     assert r.cost_usd is not None and r.cost_usd < 1e-6 and r.pricing_version  # the classifier's CPU seconds
@@ -108,3 +109,14 @@ def test_a_cascade_that_could_answer_a_value_outside_the_taxonomy_is_refused(tmp
     (tmp_path / "taxonomy.yaml").write_text(yaml.safe_dump(smaller))
     with pytest.raises(UserError, match="cascade tagtest@1 field 'cuisine' does not fit taxonomy cascade-test-1"):
         tagger(uc=use_case(taxonomy=tmp_path / "taxonomy.yaml"), cascade=fake_cascade())
+
+
+def test_an_unsure_one_field_can_be_narrowed_to_the_classifiers_likeliest_values(uc):
+    t = tagger(uc=uc.model_copy(update={"cascade_candidates": 1}), cascade=fake_cascade())
+    replies = iter(['{"dish_type": "curry"}', '{"dish_type": "pizza"}'])  # curry is not offered: retried
+    eng = FakeEngine(lambda req: next(replies))
+    [o] = t.run([t.job(change("Mixed"))], eng.generate)
+    first, _ = eng.requests
+    assert first.json_schema["properties"]["dish_type"]["enum"] == ["pizza"]
+    assert "- dish_type: one of pizza\n" in first.messages[1]["content"] + "\n"
+    assert o.ok and o.result.attempts == 2 and o.result.output["dish_type"] == "pizza"

@@ -81,7 +81,8 @@ class EventFactory:
         return result, calls
 
     def classified(self, job: Job, s: Screened) -> EnrichmentResult:
-        """The result of an item the classifier answered whole: no prompt, no model call."""
+        """The result of an item the classifier answered whole: no model call. It names the use case's
+        prompt all the same: its variables say what item_text shows (`ladle check` relies on that)."""
         change, by = job.change, f"cascade/{self.cascade}"
         cost = self.pricing.cost_for(CASCADE_PRICING, Usage(), s.seconds)
         result = EnrichmentResult(
@@ -93,6 +94,7 @@ class EventFactory:
             item_text=job.item_text,
             engine="cascade",
             model=self.cascade,
+            prompt=self.prompt.ref,
             latency_ms=s.seconds * 1000,
             cost_usd=cost,
             pricing_version=self.pricing.version if cost is not None else None,
