@@ -81,6 +81,7 @@ class Prediction:
     answers: dict[str, object]  # every field's best answer
     sure: list[str]  # the fields the classifier answers
     unsure: list[str] = field(default_factory=list)  # the fields left to the LLM
+    ranked: dict[str, list[str]] = field(default_factory=dict)  # one fields: values, likeliest first
 
 
 class Cascade:
@@ -124,9 +125,12 @@ class Cascade:
     def predict_vectors(self, x: np.ndarray) -> list[Prediction]:
         preds = [Prediction({}, []) for _ in range(len(x))]
         for name, fm in self.fields.items():
-            for p, (answer, sure) in zip(preds, fm.decide(x), strict=True):
+            proba = fm.proba(x)
+            for p, (answer, sure), row in zip(preds, decisions(fm.card, proba), proba, strict=True):
                 p.answers[name] = answer
                 (p.sure if sure else p.unsure).append(name)
+                if fm.card.kind == "one":
+                    p.ranked[name] = [fm.card.values[i] for i in np.argsort(-row, kind="stable")]
         return preds
 
 

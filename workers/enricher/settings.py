@@ -71,6 +71,12 @@ class UseCase(BaseModel):
         description="What the engine is asked for an item the classifier is unsure of: only the unsure fields "
         "(fewer output tokens, the classifier's answers stand) or every field (the classifier's sure ones still win).",
     )
+    cascade_candidates: int = Field(
+        default=0,
+        ge=0,
+        description="For an unsure `one` field, offer the engine only the classifier's N likeliest values (the "
+        "prompt's list and the JSON schema's enum); 0: every value. Small models choose better among few.",
+    )
     cascade_precision: float = Field(
         default=0.95,
         gt=0,

@@ -24,7 +24,7 @@ from shared.cascade import Cascade
 from shared.pricing import Pricing
 from shared.prompts.sources import Prompt
 from shared.runtime.errors import UserError
-from shared.taxonomy import Taxonomy
+from shared.taxonomy import TagField, Taxonomy
 from workers.enricher import metrics
 from workers.enricher.engines.base import EngineRequest, EngineResult
 from workers.enricher.events import EventFactory
@@ -85,7 +85,7 @@ class Tagger:
         self.cascade = cascade
         if cascade is not None:
             cascade.check_taxonomy(taxonomy)
-        self._asks: dict[tuple[str, ...], tuple[Taxonomy, dict]] = {}
+        self._asks: dict[tuple, tuple[Taxonomy, dict]] = {}  # (fields, narrowed values) -> what to ask
         self.events = EventFactory(use_case, prompt, pricing, mode=mode, team=team, log_bodies=log_bodies,
                                    cascade=cascade.ref if cascade else None)  # fmt: skip
         unknown = set(prompt.version.variables) - VARIABLES
@@ -152,15 +152,26 @@ class Tagger:
                 job.screened = Screened(answers, None, None, each)
                 continue
             asked = tuple(self.taxonomy.fields) if self.use_case.cascade_ask == "all" else unsure
-            ask, schema = self._ask(asked)
+            ask, schema = self._ask(asked, self._candidates(p.ranked, unsure))
             job.screened = Screened(answers, ask, schema, each)
             job.messages = self.prompt.render({**self.variables(job.change), "taxonomy": ask.describe()})
 
-    def _ask(self, fields: tuple[str, ...]) -> tuple[Taxonomy, dict]:
-        if fields not in self._asks:
-            ask = self.taxonomy.model_copy(update={"fields": {f: self.taxonomy.fields[f] for f in fields}})
-            self._asks[fields] = (ask, ask.json_schema())
-        return self._asks[fields]
+    def _candidates(self, ranked: dict[str, list[str]], unsure: tuple[str, ...]) -> tuple:
+        """((field, values), ...): the unsure `one` fields narrowed to the classifier's likeliest values."""
+        n = self.use_case.cascade_candidates
+        return tuple((f, tuple(ranked[f][:n])) for f in unsure if n and f in ranked) if n else ()
+
+    def _ask(self, fields: tuple[str, ...], narrowed: tuple = ()) -> tuple[Taxonomy, dict]:
+        key = (fields, narrowed)
+        if key not in self._asks:
+            if len(self._asks) > 4096:  # narrowed values make many combinations: keep the cache bounded
+                self._asks.clear()
+            chosen = {f: self.taxonomy.fields[f] for f in fields}
+            for f, values in narrowed:  # a new field, not a copy: a copy would keep the full value lookup
+                chosen[f] = TagField.model_validate({**chosen[f].model_dump(), "values": list(values)})
+            ask = self.taxonomy.model_copy(update={"fields": chosen})
+            self._asks[key] = (ask, ask.json_schema())
+        return self._asks[key]
 
     def run(self, jobs: list[Job], call: CallEngine) -> list[Outcome]:
         """Every job comes out exactly once, in order: tagged, or failed with its reason."""
