@@ -35,7 +35,12 @@ from shared.taxonomy import TagField
 C = 100.0
 FOLDS = 5
 MIN_LABELS = 3  # a value with fewer labels is not learnt: a `one` field never answers it
-STRICTER = (0.97, 0.98, 0.99, 0.995, 1.0)  # per-value targets tried until a many field reaches its target
+STEPS = (0.0, 0.25, 0.5, 0.75, 0.9, 0.95, 1.0)  # per-value targets tried, from the field's target up to 1
+
+
+def stricter(target: float) -> list[float]:
+    """Per-value targets for a many field, from the field's own target up to 1."""
+    return [target + (1 - target) * s for s in STEPS]
 
 
 def params(near_duplicate: float | None) -> dict:
@@ -117,7 +122,10 @@ def near_duplicates(x: np.ndarray, sim: float | None, block: int = 1024) -> np.n
 def _folds(y: np.ndarray, groups: np.ndarray, seed: int):
     from sklearn.model_selection import StratifiedGroupKFold
 
-    k = min(FOLDS, len(set(groups.tolist())))
+    # StratifiedGroupKFold refuses more folds than the largest class has members
+    k = min(FOLDS, len(set(groups.tolist())), max(Counter(y.tolist()).values()))
+    if k < 2:  # nothing to validate on: no fold, no out-of-fold answer, never sure
+        return []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "the least populated class has fewer members than n_splits"
         return list(StratifiedGroupKFold(k, shuffle=True, random_state=seed + 1).split(y, y, groups))
@@ -195,7 +203,7 @@ def fit_many(name: str, f: TagField, x: np.ndarray, y: list[list[str]], sims: np
             coefs[j], intercepts[j], betas[j] = coef[1], intercept[1], beta[0]
             p[:, j] = _oof_proba(xa, t, groups, [False, True], seed)[:, 1]
     card = FieldCard(kind="many", values=list(f.values), max_items=f.max_items)
-    for per_value in (target, *(s for s in STRICTER if s > target)):
+    for per_value in stricter(target):
         card.yes = {v: threshold(p[:, j], truth[:, j], per_value) for j, v in enumerate(f.values)}
         card.no = {v: _negated(threshold(-p[:, j], ~truth[:, j], per_value)) for j, v in enumerate(f.values)}
         sure, exact = _sure_and_exact(card, p, truth)

@@ -110,3 +110,15 @@ def test_validation_keeps_near_duplicates_together_unless_told_not_to():
     groups = fit.near_duplicates(x, 0.85)
     assert groups[0] == groups[1] and len({groups[0], groups[2], groups[3]}) == 3
     assert list(fit.near_duplicates(x, None)) == [0, 1, 2, 3]
+
+
+def test_a_few_labels_per_value_still_validate_and_a_rare_value_is_never_answered():
+    from shared.taxonomy import TagField
+
+    x, y, sims = data(5, n=20)  # 4 labels per value: at most 4 folds
+    values = [f"v{i}" for i in range(6)]
+    labels = [f"v{i}" for i in y[:-1]] + ["v5"]  # v5: one label, too few to learn
+    f = TagField(kind="one", values=values)
+    fitted = fit.fit_one("f", f, x, labels, np.vstack([sims, sims[:1]]), 0.9, fit.near_duplicates(x, None))
+    assert fitted.card.values == ["v0", "v1", "v2", "v3", "v4"] and fitted.card.validation.labels == 20
+    assert fitted.card.validation.accuracy <= 19 / 20, "the v5 row is scored, and always wrong"
