@@ -147,17 +147,18 @@ def _fields_table(card) -> Table:
 
 def _gate_score(ladle, card) -> str:
     """The latest kept evaluation of this version on its use case's gate dataset."""
-    from ladle.eval import store
+    from ladle.eval import datasets, store
     from workers.enricher.settings import EnricherSettings
 
     try:
         gate = EnricherSettings().load_use_case(card.use_case).gate
+        dataset = datasets.locate(gate.dataset)[0] if gate else None  # a file's runs carry its stem
     except UserError:
         return "-"
     if gate is None:
         return "no gate"
     for run in reversed(store.list_runs(ladle, card.use_case)):
-        if run.cascade == card.ref and run.dataset == gate.dataset and run.status == "ok":
+        if run.cascade == card.ref and run.dataset == dataset and run.status == "ok":
             value = run.metric(gate.field, gate.metric)
             mark = "pass" if value is not None and value >= gate.min else "below min"
             return f"{gate.metric} {value:.3f} on {run.dataset} ({run.items}): {mark}"
