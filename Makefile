@@ -61,6 +61,9 @@ bench: setup bench-deps
 	$(VENV)/bin/ladle bench embedder
 	$(VENV)/bin/ladle bench guardrails
 	$(VENV)/bin/ladle bench enricher
+	$(VENV)/bin/ladle bench semantic-cache
+	$(VENV)/bin/ladle bench eval
+	$(VENV)/bin/ladle bench cascade
 
 # Style, the layers (import-linter: pyproject's [tool.importlinter]) and dead code (vulture).
 lint: setup

@@ -37,3 +37,6 @@ _.in_flight
 # catalogues of SQL that the docs and tests run whole (tests/unit/test_sink_sql.py, test_readme.py)
 _.ANALYST_QUESTIONS
 _.TABLES
+
+# a cascade's card.json, read by people and `ladle cascade show --json` (shared/cascade/card.py)
+_.accuracy

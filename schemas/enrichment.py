@@ -23,7 +23,12 @@ class Usage(BaseModel):
 
 
 class EnrichmentResult(Event):
-    """What an LLM said about one item for one task. Key: item_id."""
+    """What an LLM (and a cascade's classifier before it) said about one item for one task. Key: item_id.
+
+    With a cascade, ``answered_by`` names per field who answered: ``cascade/NAME@VERSION`` or
+    ``ENGINE/MODEL``; a result the classifier answered whole has engine ``cascade``, model
+    ``NAME@VERSION``, no prompt, and no LLMCall. Results without a cascade leave both fields empty.
+    """
 
     item_id: str = Field(min_length=1)
     item_version: int = Field(ge=0)
@@ -41,10 +46,16 @@ class EnrichmentResult(Event):
     pricing_version: str | None = None
     attempts: int = Field(default=1, ge=1)
     mode: Literal["stream", "batch"] = "stream"
+    cascade: str | None = Field(default=None, description="NAME@VERSION of the cascade that answered first.")
+    answered_by: dict[str, str] = Field(
+        default_factory=dict, description="field -> cascade/NAME@VERSION or ENGINE/MODEL; empty: all the model."
+    )
 
     def default_event_id(self) -> str:
         prompt = f"{self.prompt.name}@{self.prompt.version}" if self.prompt else ""
-        return stable_id("enrichment.results", self.item_id, self.item_version, self.task, prompt, self.model)
+        parts = (self.item_id, self.item_version, self.task, prompt, self.model)
+        # A new cascade version answers anew: its result must not be taken for a replay of the old one.
+        return stable_id("enrichment.results", *parts, *((self.cascade,) if self.cascade else ()))
 
 
 class GuardedResult(Event):

@@ -7,7 +7,8 @@ one result carry the same event_id and count once.
 
 - ok: exactly one current result (one distinct event_id), and every model call
   it paid for (``attempts`` LLMCalls, call_id uuid5(result event_id, attempt)) is
-  on llm.calls.
+  on llm.calls; a result a cascade's classifier answered whole (engine ``cascade``)
+  paid for none.
 - missing: no result at all, or the current result's LLMCalls are not all there.
 - stale: results exist, none of them current.
 - duplicated: two or more distinct event_ids are current: the item was enriched
@@ -41,12 +42,13 @@ class Result:
     task: str
     item_text: str
     prompt: PromptRef | None
-    attempts: int
+    model_calls: int
     copies: int = 1  # replays: the same event_id again
 
     @classmethod
     def of(cls, r: EnrichmentResult) -> Result:
-        return cls(r.event_id, r.item_id, r.item_version, r.task, r.item_text, r.prompt, r.attempts)
+        calls = 0 if r.engine == "cascade" else r.attempts  # the classifier answered: no model was called
+        return cls(r.event_id, r.item_id, r.item_version, r.task, r.item_text, r.prompt, calls)
 
 
 @dataclass
@@ -133,7 +135,7 @@ def _judge(latest: Latest, results: list[Result], current: list[Result], calls: 
         ids = ", ".join(f"{r.event_id} (v{r.item_version})" for r in current)
         return "duplicated", f"{len(current)} results for the current content: {ids}"
     r = current[0]
-    lost = [a for a in range(1, r.attempts + 1) if stable_id(r.event_id, a) not in calls]
+    lost = [a for a in range(1, r.model_calls + 1) if stable_id(r.event_id, a) not in calls]
     if lost:
-        return "missing", f"result {r.event_id}: {len(lost)} of {r.attempts} llm.calls missing"
+        return "missing", f"result {r.event_id}: {len(lost)} of {r.model_calls} llm.calls missing"
     return None, ""

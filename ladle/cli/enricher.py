@@ -71,7 +71,7 @@ def enrich(
     line = (
         f"enriched {s.enriched}, skipped {s.skipped} already done, failed {s.failed}, retry {s.retry}, "
         f"rejected {s.rejected} of {s.items} items in {s.seconds:.1f}s ({rate:.2f} items/s, {tok:.0f} output tokens/s), "
-        f"cost ${s.cost_usd:.6f}"
+        f"cost ${s.cost_usd:.6f}; {s.classified} answered by the cascade's classifier with no model call"
     )
     if s.interrupted:
         out.print(f"interrupted: {line}; run the same command again to finish", highlight=False)

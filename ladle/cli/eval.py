@@ -53,6 +53,12 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         dataset: Annotated[str, typer.Argument(help="A dataset name (`ladle eval datasets`) or a JSONL file.")],
         use_case: Annotated[str | None, typer.Option(help="Default: the dataset's own use case.")] = None,
         prompt_version: Annotated[int | None, typer.Option(help="Evaluate this prompt version.")] = None,
+        cascade: Annotated[
+            str | None,
+            typer.Option(
+                help="Evaluate this cascade (NAME@VERSION or NAME@LABEL) instead of the use case's; off: none."
+            ),
+        ] = None,  # fmt: skip
         limit: Annotated[int | None, typer.Option(min=1, help="Only the first N rows.")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="One JSON line per metric.")] = False,
         html_path: Annotated[Path | None, typer.Option("--html", help="Also write an HTML page.")] = None,
@@ -69,7 +75,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         name = use_case or (entry.use_case if entry else None)
         if name is None:
             raise UserError(f"{dataset} is not in deploy/eval/datasets.yaml: say which use case with --use-case")
-        path = UseCasePath(name, ladle, prompt_version=prompt_version)
+        path = UseCasePath(name, ladle, prompt_version=prompt_version, cascade=cascade)
         ds = datasets.load(dataset, path.taxonomy, limit)
         for bad in ds.bad:
             err.print(f"{ds.path}: {bad}", highlight=False)

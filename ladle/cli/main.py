@@ -219,6 +219,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ladle.cli.stack",
     "ladle.cli.check",
     "ladle.cli.eval",
+    "ladle.cli.cascade",
 )
 
 

@@ -1,7 +1,8 @@
 """`ladle eval run`: a use case's real path on every row of a golden dataset, scored.
 
-The path is the enricher's own: the same prompt rendering, engine, output parsing and
-retries (``Tagger``), then the use case's guardrail policy, exactly as the streaming
+The path is the enricher's own: the same cascade (a classifier that answers what it is sure
+of), prompt rendering, engine, output parsing and retries (``Tagger``), then the use case's
+guardrail policy, exactly as the streaming
 worker and `ladle enrich` run them; only the transport differs (the engine is called in
 this process instead of through Ray actors and Kafka). What the guardrails let through is
 the answer that is scored: a tag they drop is not in it, a rejected result is no answer.
@@ -56,12 +57,14 @@ class UseCasePath:
         ladle: LadleSettings,
         *,
         prompt_version: int | None = None,
+        cascade: str | None = None,
         settings: EnricherSettings | None = None,
         engine_call: CallEngine | None = None,
         guardrails: bool = True,
     ) -> None:
         from shared.pricing import Pricing
         from shared.prompts.sources import prompt_source, resolve
+        from workers.enricher import load_cascade
 
         self.settings = settings or EnricherSettings()
         self.use_case: UseCase = self.settings.load_use_case(use_case)
@@ -71,8 +74,10 @@ class UseCasePath:
         version = prompt_version if prompt_version is not None else uc.prompt_version
         self.prompt = resolve(source, uc.prompt, version=version, label=label)
         self.taxonomy = Taxonomy.load(uc.taxonomy)
+        self.cascade = load_cascade(uc, ladle, cascade)  # cascade "off": the use case without one
         self.tagger = Tagger(uc, self.prompt, self.taxonomy, Pricing.load(self.settings.pricing_file), mode="batch",
-                             team=self.settings.team, max_attempts=self.settings.max_attempts, log_bodies=False)  # fmt: skip
+                             team=self.settings.team, max_attempts=self.settings.max_attempts, log_bodies=False,
+                             cascade=self.cascade)  # fmt: skip
         self._call = engine_call
         self._engine = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -99,9 +104,10 @@ class UseCasePath:
             calls = len(o.calls)
             cost = sum(c.cost_usd or 0.0 for c in o.calls)
             model = f"{self.use_case.engine}/{self.use_case.model}"
-            a = Answer(None if not o.ok else dict(o.result.output), llm_calls=calls, cost_usd=cost,
+            answered_by = (o.result.answered_by or dict.fromkeys(self.taxonomy.fields, model)) if o.ok else {}
+            a = Answer(None if not o.ok else dict(o.result.output), llm_calls=calls, cost_usd=o.result.cost_usd or cost,
                        latency_ms=o.result.latency_ms, error=None if o.ok else str(o.error)[:500],
-                       answered_by={f: model for f in self.taxonomy.fields} if o.ok else {})  # fmt: skip
+                       answered_by=answered_by)  # fmt: skip
             answers.append(a)
             subjects.append(Subject.of_result(o.result) if o.ok else None)
         if self.guardrails is not None:
@@ -127,7 +133,8 @@ class UseCasePath:
 
     def describe(self) -> dict:
         uc = self.use_case
-        return {"use_case": uc.name, "task": uc.task, "prompt": self.prompt.ref, "model": uc.model, "engine": uc.engine}
+        return {"use_case": uc.name, "task": uc.task, "prompt": self.prompt.ref, "model": uc.model, "engine": uc.engine,
+                "cascade": self.cascade.ref if self.cascade else None}  # fmt: skip
 
 
 @dataclass

@@ -47,10 +47,17 @@ def test_a_run_on_20_rows_lands_exactly_once_in_clickhouse(settings, topics, env
     run_id = lines[0]["eval"]
     assert all(x["eval"] == run_id and x["items"] == 20 and x["dataset"] == "food-group" for x in lines)
     by = {(x["field"], x["metric"]): x["value"] for x in lines}
-    assert by[("all", "llm_call_share")] == 1.0 and by[("all", "macro_f1")] == by[("food_group", "macro_f1")]
+    assert by[("all", "macro_f1")] == by[("food_group", "macro_f1")]
 
     run, items = eval_store.load(settings, run_id)
     assert run.items == 20 and len(items) == 20 and run.prompt.name == "food-group"
+    # The use case's cascade answered first: its answers made no model call, the rest did.
+    assert run.cascade == "food-group@1"
+    by_classifier = [i for i in items if i.answered_by == {"food_group": "cascade/food-group@1"}]
+    assert all(i.llm_calls == 0 for i in by_classifier) and all(
+        i.llm_calls > 0 for i in items if i not in by_classifier
+    )
+    assert by[("all", "llm_call_share")] == (20 - len(by_classifier)) / 20
     land(settings, store, f"{settings.topic_prefix}sink", 21)
     assert store.scalar(f"SELECT count() FROM eval_runs WHERE run_id = '{run_id}'") == 1
     assert store.scalar(f"SELECT count() FROM eval_items WHERE run_id = '{run_id}'") == 20
@@ -58,6 +65,10 @@ def test_a_run_on_20_rows_lands_exactly_once_in_clickhouse(settings, topics, env
     assert right == sum(i.correct["food_group"] for i in items) == round(by[("food_group", "accuracy")] * 20)
     landed = store.query(f"SELECT metric_names, metric_values FROM eval_runs WHERE run_id = '{run_id}'")[1][0]
     assert dict(zip(landed[0][-1:], landed[1][-1:], strict=True)) == {"macro_f1": by[("all", "macro_f1")]}
+    answered = (
+        f"SELECT countIf(answered_by['food_group'] = 'cascade/food-group@1') FROM eval_items WHERE run_id = '{run_id}'"
+    )
+    assert store.scalar(answered) == len(by_classifier)
 
     # The same run published again (a retry): a fresh consumer group reads both copies, one lands.
     from ladle.eval.run import RunResult
@@ -93,6 +104,7 @@ def test_the_gate_refuses_a_bad_prompt_version_and_lets_a_better_one_through(set
     cases = yaml.safe_load((REPO_ROOT / "deploy" / "enricher" / "use_cases.yaml").read_text())
     uc = cases["use_cases"]["food-group"]
     uc["gate"] = {"dataset": "food-group", "metric": "macro_f1", "min": 0.05, "limit": 16}
+    uc.pop("cascade")  # the prompt alone is under test: no classifier answers before it
     uc["taxonomy"] = str(REPO_ROOT / uc["taxonomy"])
     (tmp_path / "use_cases.yaml").write_text(yaml.safe_dump({"use_cases": {"food-group": uc}}))
     env = {**env, "LADLE_ENRICHER_USE_CASES_FILE": str(tmp_path / "use_cases.yaml"),

@@ -183,6 +183,17 @@ def test_enrichment_every_category():
     assert cut.ids("extra") == ["deleted"], "a result newer than the delete is extra whatever the retention"
 
 
+def test_a_result_a_cascades_classifier_answered_whole_paid_for_no_model_call():
+    item = upsert("classified", 1)
+    r = result(item).model_copy(update={"engine": "cascade", "model": "tag@1", "cascade": "tag@1"})
+    report, current = compare_enrichment(catalog_of(item), enrichment_of([r], calls=False), prompt_vars, ["tag"])
+    assert verdicts(report) == {} and report.ok == 1 and [x.item_id for x in current] == ["classified"]
+    llm = result(upsert("asked", 1)).model_copy(update={"cascade": "tag@1"})  # the engine answered some fields
+    report, _ = compare_enrichment(catalog_of(upsert("asked", 1)), enrichment_of([llm], calls=False), prompt_vars,
+                                   ["tag"])  # fmt: skip
+    assert verdicts(report) == {"missing": ["asked"]}
+
+
 def test_without_the_prompt_only_the_latest_version_is_current():
     v1, v2 = upsert("same", 1, price=9.0), upsert("same", 2, price=12.0)
     r, _ = compare_enrichment(catalog_of(v1, v2), enrichment_of([result(v1)]), lambda ref: None, ["tag"])

@@ -59,3 +59,15 @@ ladle_produced_total{topic="a",worker="sink"} 99.0
 """
     assert counter_total(text, "ladle_consumed_total") == 150.0
     assert counter_total(text, "ladle_missing_total") == 0.0
+
+
+def test_the_demo_counts_what_the_cascade_answered_and_the_calls_it_saved():
+    from ladle.demo import cascade_line
+
+    assert cascade_line({"items": 120, "classified": 42, "calls_per_llm_item": 1.1}) == (
+        "42 of 120 (35%); about 46 LLM calls saved"
+    )
+    # no item reached the LLM: each classified item saved one call at least
+    assert cascade_line({"items": 6, "classified": 6, "calls_per_llm_item": float("nan")}) == (
+        "6 of 6 (100%); about 6 LLM calls saved"
+    )

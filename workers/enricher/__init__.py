@@ -18,12 +18,22 @@ from workers.enricher.state import DoneState
 from workers.enricher.tagging import Tagger
 from workers.enricher.worker import Engines, EnricherWorker
 
-__all__ = ["EnricherSettings", "EnricherWorker", "build", "create_worker", "make_pool", "make_tagger"]
+__all__ = ["EnricherSettings", "EnricherWorker", "build", "create_worker", "load_cascade", "make_pool", "make_tagger"]
 
 
 def load_prompt(settings: EnricherSettings, uc: UseCase, ladle: LadleSettings) -> Prompt:
     source = prompt_source(settings.prompt_source, settings.prompts_dir, ladle)
     return resolve(source, uc.prompt, version=uc.prompt_version, label=uc.prompt_label)
+
+
+def load_cascade(uc: UseCase, ladle: LadleSettings, ref: str | None = None):
+    """The use case's cascade (or ``ref``: NAME@VERSION|LABEL; "off": none), resolved now."""
+    ref = ref or uc.cascade
+    if not ref or ref == "off":
+        return None
+    from shared.cascade import CascadeRegistry
+
+    return CascadeRegistry(ladle.data_dir).load(ref)
 
 
 def make_tagger(settings: EnricherSettings, uc: UseCase, ladle: LadleSettings, *, mode: str = "stream") -> Tagger:
@@ -38,6 +48,7 @@ def make_tagger(settings: EnricherSettings, uc: UseCase, ladle: LadleSettings, *
         team=settings.team,
         max_attempts=settings.max_attempts,
         log_bodies=settings.log_bodies,
+        cascade=load_cascade(uc, ladle),
     )
 
 

@@ -18,6 +18,7 @@ class BatchSummary:
     items: int = 0  # upserts in the file (distinct content)
     skipped: int = 0  # already done by an earlier run
     enriched: int = 0
+    classified: int = 0  # of the enriched: answered whole by the use case's cascade, no model call
     failed: int = 0
     retry: int = 0  # the engine was unavailable: a re-run tries them again
     rejected: int = 0  # rows that are not valid catalog items
@@ -47,9 +48,10 @@ def read_changes(path: Path, version: int | None, summary: BatchSummary, console
 
 
 def count(table: pa.Table, s: BatchSummary) -> None:
-    for status in table.column("status").to_pylist():
+    for status, engine in zip(table.column("status").to_pylist(), table.column("engine").to_pylist(), strict=True):
         if status == "ok":
             s.enriched += 1
+            s.classified += engine == "cascade"
         elif status == "failed":
             s.failed += 1
         else:

@@ -3,6 +3,9 @@
 Ids are deterministic: the result's from item, version, task, prompt and model
 (its schema's own rule), each call's from the result's id and the attempt
 number, so a replay publishes the same ids and consumers deduplicate.
+
+A cascade's classifier is priced by its seconds on the enricher's CPU (``ladle-cascade`` in
+the pricing table); an item it answered whole has no LLMCall, since no model was called.
 """
 
 from __future__ import annotations
@@ -14,14 +17,17 @@ from shared.pricing import Pricing
 from shared.prompts.sources import Prompt
 from workers.enricher import metrics
 from workers.enricher.engines.base import EngineRequest
-from workers.enricher.jobs import Attempt, Job
+from workers.enricher.jobs import Attempt, Job, Screened
 from workers.enricher.settings import UseCase
+
+CASCADE_PRICING = "ladle-cascade"
 
 
 class EventFactory:
     def __init__(
-        self, use_case: UseCase, prompt: Prompt, pricing: Pricing, *, mode: str, team: str, log_bodies: bool
-    ) -> None:
+        self, use_case: UseCase, prompt: Prompt, pricing: Pricing, *, mode: str, team: str, log_bodies: bool,
+        cascade: str | None = None,
+    ) -> None:  # fmt: skip
         self.use_case = use_case
         self.prompt = prompt
         self.pricing = pricing
@@ -31,8 +37,11 @@ class EventFactory:
         self._pricing_model = use_case.pricing_model or use_case.model
         self._provider = use_case.provider or use_case.engine
         self._deployment = f"{use_case.engine}/{use_case.model}"
+        self.cascade = cascade
 
     def events(self, job: Job, tags: dict | None) -> tuple[EnrichmentResult, list[LLMCall]]:
+        if job.screened is not None and not job.attempts:
+            return self.classified(job, job.screened), []
         uc, change = self.use_case, job.change
         results = [a.result for a in job.attempts]
         result = EnrichmentResult(
@@ -58,10 +67,44 @@ class EventFactory:
         )
         calls = [self.call(result, i, a) for i, a in enumerate(job.attempts, start=1)]
         costs = [c.cost_usd for c in calls]
+        s = job.screened
+        if s is not None:
+            result.cascade = self.cascade
+            result.answered_by = {f: f"cascade/{self.cascade}" if f in s.answers else self._deployment
+                                  for f in (tags or {})}  # fmt: skip
+            result.latency_ms += s.seconds * 1000
+            costs.append(self.pricing.cost_for(CASCADE_PRICING, Usage(), s.seconds))
+            _answered(uc, result.answered_by)
         if all(c is not None for c in costs):  # every attempt cost money: the result carries the total
             result.cost_usd = sum(costs)
             result.pricing_version = self.pricing.version
         return result, calls
+
+    def classified(self, job: Job, s: Screened) -> EnrichmentResult:
+        """The result of an item the classifier answered whole: no model call. It names the use case's
+        prompt all the same: its variables say what item_text shows (`ladle check` relies on that)."""
+        change, by = job.change, f"cascade/{self.cascade}"
+        cost = self.pricing.cost_for(CASCADE_PRICING, Usage(), s.seconds)
+        result = EnrichmentResult(
+            item_id=change.item_id,
+            item_version=change.version,
+            task=self.use_case.task,
+            output=dict(s.answers),
+            raw_output=json.dumps(s.answers),
+            item_text=job.item_text,
+            engine="cascade",
+            model=self.cascade,
+            prompt=self.prompt.ref,
+            latency_ms=s.seconds * 1000,
+            cost_usd=cost,
+            pricing_version=self.pricing.version if cost is not None else None,
+            mode=self.mode,
+            trace_id=change.trace_id or change.event_id,
+            cascade=self.cascade,
+            answered_by=dict.fromkeys(s.answers, by),
+        )
+        _answered(self.use_case, result.answered_by)
+        return result
 
     def call(self, result: EnrichmentResult, attempt: int, a: Attempt) -> LLMCall:
         uc, res, problem = self.use_case, a.result, a.problem
@@ -104,6 +147,12 @@ def _observe(uc: UseCase, res, problem: str | None, cost: float | None) -> None:
         metrics.TTFT.labels(uc.engine).observe(res.ttft_ms / 1000)
     if cost:
         metrics.COST.labels(uc.model).inc(cost)
+
+
+def _answered(uc: UseCase, answered_by: dict[str, str]) -> None:
+    by_classifier = sum(v.startswith("cascade/") for v in answered_by.values())
+    metrics.ANSWERED.labels(uc.name, "classifier").inc(by_classifier)
+    metrics.ANSWERED.labels(uc.name, "engine").inc(len(answered_by) - by_classifier)
 
 
 def _body(req: EngineRequest) -> str:

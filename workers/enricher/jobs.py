@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from schemas import CatalogChange, EnrichmentResult, LLMCall
+from shared.taxonomy import Taxonomy
 from workers.enricher.engines.base import EngineRequest, EngineResult
 
 
@@ -20,6 +21,16 @@ class Attempt:
 
 
 @dataclass(slots=True)
+class Screened:
+    """What a cascade settled before the engine: the fields it is sure of, and what is left to ask."""
+
+    answers: dict  # field -> the classifier's answer, for the fields it is sure of
+    ask: Taxonomy | None  # the fields the engine is asked for (their taxonomy); None: nothing left
+    schema: dict | None  # ask's JSON schema
+    seconds: float  # the classifier's share of its batch's time
+
+
+@dataclass(slots=True)
 class Job:
     change: CatalogChange
     ref: object  # the Record (stream) or the row (batch) the outcome goes back to
@@ -27,6 +38,7 @@ class Job:
     key: str  # item + content + prompt version + model: what "already enriched" means
     item_text: str
     attempts: list[Attempt] = field(default_factory=list)
+    screened: Screened | None = None  # set when a cascade answered first
 
 
 @dataclass(slots=True)

@@ -30,3 +30,8 @@ TTFT = Histogram(
 )
 IN_FLIGHT = Gauge("ladle_enricher_in_flight_chunks", "Actor calls in flight in the engine pool")
 ACTOR_RESTARTS = Counter("ladle_enricher_actor_restarts_total", "Engine actors replaced after dying")
+ANSWERED = Counter(
+    "ladle_enricher_fields_total",
+    "Fields of enriched items by who answered them: classifier (a cascade) or engine",
+    ["use_case", "by"],
+)

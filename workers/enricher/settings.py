@@ -7,6 +7,7 @@ limits. The settings are how to run it: pool size, in-flight bounds, retries, Ra
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -60,6 +61,37 @@ class UseCase(BaseModel):
     actor: ActorResources = Field(default_factory=ActorResources)
     chunk_size: int | None = Field(default=None, ge=1, description="Overrides the enricher's chunk_size.")
     gate: Gate | None = Field(default=None, description="The release gate of this use case's prompts and models.")
+    cascade: str | None = Field(
+        default=None,
+        description="NAME@LABEL (or NAME@VERSION) of a cascade whose classifier answers first; the engine is "
+        "called only for items with a field it is unsure of. Resolved when the enricher starts.",
+    )
+    cascade_ask: Literal["unsure", "all"] = Field(
+        default="unsure",
+        description="What the engine is asked for an item the classifier is unsure of: only the unsure fields "
+        "(fewer output tokens, the classifier's answers stand) or every field (the classifier's sure ones still win).",
+    )
+    cascade_candidates: int = Field(
+        default=0,
+        ge=0,
+        description="For an unsure `one` field, offer the engine only the classifier's N likeliest values (the "
+        "prompt's list and the JSON schema's enum); 0: every value. Small models choose better among few.",
+    )
+    cascade_precision: float = Field(
+        default=0.95,
+        gt=0,
+        le=1,
+        description="Training: the precision on validation the thresholds are chosen for; "
+        "higher sends more fields to the engine.",
+    )
+    cascade_near_duplicate: float | None = Field(
+        default=0.85,
+        gt=0,
+        le=1,
+        description="Training: validation keeps items at least this similar (cosine) in one fold, so thresholds "
+        "hold for items unlike the labelled ones (a new dish); null: random folds, right when new items are drawn "
+        "like the labelled ones.",
+    )
 
     def engine_spec(self) -> EngineSpec:
         return EngineSpec(engine=self.engine, model=self.model, params=self.params)

@@ -1,27 +1,34 @@
-"""The tagging core that streaming and batch share: a catalog change -> prompt ->
-engine calls (with bounded retries) -> tags checked against the taxonomy ->
-one EnrichmentResult and one LLMCall per model call.
+"""The tagging core that streaming, batch and evaluation share: a catalog change -> (a cascade's
+classifier) -> prompt -> engine calls (with bounded retries) -> tags checked against the
+taxonomy -> one EnrichmentResult and one LLMCall per model call.
 
 ``Tagger.run`` takes the engine as a plain callable (a batch of requests in,
 results out): the streaming worker passes its Ray actor pool, the batch job the
-engine inside its Ray Data actor.
+engine inside its Ray Data actor, `ladle eval` the engine in its own process.
+
+With a cascade, its classifier screens the whole batch first (one encoder call): an item it
+is sure of on every field is finished with no model call; for the others the engine is asked
+only for the unsure fields (the prompt's ``{taxonomy}`` and the JSON schema list just those),
+and its answer is merged with the classifier's.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable
 
 from schemas import CatalogChange, stable_id
+from shared.cascade import Cascade
 from shared.pricing import Pricing
 from shared.prompts.sources import Prompt
 from shared.runtime.errors import UserError
-from shared.taxonomy import Taxonomy
+from shared.taxonomy import TagField, Taxonomy
 from workers.enricher import metrics
 from workers.enricher.engines.base import EngineRequest, EngineResult
 from workers.enricher.events import EventFactory
-from workers.enricher.jobs import Attempt, EngineError, Job, Outcome
+from workers.enricher.jobs import Attempt, EngineError, Job, Outcome, Screened
 from workers.enricher.parse import MalformedOutput, parse_output
 from workers.enricher.settings import UseCase
 
@@ -68,20 +75,27 @@ class Tagger:
         team: str = "catalog",
         max_attempts: int = 3,
         log_bodies: bool = True,
+        cascade: Cascade | None = None,
     ) -> None:
         self.use_case = use_case
         self.prompt = prompt
         self.taxonomy = taxonomy
         self.max_attempts = max_attempts
         self.schema = taxonomy.json_schema()
-        self.events = EventFactory(use_case, prompt, pricing, mode=mode, team=team, log_bodies=log_bodies)
+        self.cascade = cascade
+        if cascade is not None:
+            cascade.check_taxonomy(taxonomy)
+        self._asks: dict[tuple, tuple[Taxonomy, dict]] = {}  # (fields, narrowed values) -> what to ask
+        self.events = EventFactory(use_case, prompt, pricing, mode=mode, team=team, log_bodies=log_bodies,
+                                   cascade=cascade.ref if cascade else None)  # fmt: skip
         unknown = set(prompt.version.variables) - VARIABLES
         if unknown:  # fail at start-up, not on every item
             raise UserError(
                 f"prompt {prompt.name} v{prompt.version.version} declares {sorted(unknown)}, which the enricher "
                 f"does not fill; it fills {sorted(VARIABLES)}"
             )
-        self._schema_digest = _digest([taxonomy.version, self.schema])
+        # A new cascade version is a new configuration: its items are answered anew.
+        self._schema_digest = _digest([taxonomy.version, self.schema, *([cascade.ref] if cascade else [])])
         self._described = taxonomy.describe()
 
     # -- items -> jobs -------------------------------------------------------
@@ -118,7 +132,7 @@ class Tagger:
         return EngineRequest(
             id=f"{job.key}:{attempt}",
             messages=messages,
-            json_schema=self.schema,
+            json_schema=self.schema if job.screened is None else job.screened.schema,
             max_tokens=uc.max_tokens,
             temperature=uc.temperature if attempt == 1 else uc.retry_temperature,
             params={"seed": attempt},
@@ -126,10 +140,49 @@ class Tagger:
 
     # -- the loop --------------------------------------------------------------
 
+    def screen(self, jobs: list[Job]) -> None:
+        """The cascade's classifier on every job at once: each gets what it settled and what is left."""
+        t0 = time.perf_counter()
+        predictions = self.cascade.predict([j.change.item for j in jobs])
+        each = (time.perf_counter() - t0) / len(jobs)
+        for job, p in zip(jobs, predictions, strict=True):
+            answers = {f: p.answers[f] for f in p.sure}
+            unsure = tuple(f for f in self.taxonomy.fields if f not in answers)
+            if not unsure:
+                job.screened = Screened(answers, None, None, each)
+                continue
+            asked = tuple(self.taxonomy.fields) if self.use_case.cascade_ask == "all" else unsure
+            ask, schema = self._ask(asked, self._candidates(p.ranked, unsure))
+            job.screened = Screened(answers, ask, schema, each)
+            job.messages = self.prompt.render({**self.variables(job.change), "taxonomy": ask.describe()})
+
+    def _candidates(self, ranked: dict[str, list[str]], unsure: tuple[str, ...]) -> tuple:
+        """((field, values), ...): the unsure `one` fields narrowed to the classifier's likeliest values."""
+        n = self.use_case.cascade_candidates
+        return tuple((f, tuple(ranked[f][:n])) for f in unsure if n and f in ranked) if n else ()
+
+    def _ask(self, fields: tuple[str, ...], narrowed: tuple = ()) -> tuple[Taxonomy, dict]:
+        key = (fields, narrowed)
+        if key not in self._asks:
+            if len(self._asks) > 4096:  # narrowed values make many combinations: keep the cache bounded
+                self._asks.clear()
+            chosen = {f: self.taxonomy.fields[f] for f in fields}
+            for f, values in narrowed:  # a new field, not a copy: a copy would keep the full value lookup
+                chosen[f] = TagField.model_validate({**chosen[f].model_dump(), "values": list(values)})
+            ask = self.taxonomy.model_copy(update={"fields": chosen})
+            self._asks[key] = (ask, ask.json_schema())
+        return self._asks[key]
+
     def run(self, jobs: list[Job], call: CallEngine) -> list[Outcome]:
         """Every job comes out exactly once, in order: tagged, or failed with its reason."""
         pending = list(jobs)
         done: dict[int, Outcome] = {}
+        if self.cascade is not None and jobs:
+            self.screen(jobs)
+            for job in jobs:
+                if job.screened.ask is None:  # the classifier answered every field: no model call
+                    done[id(job)] = self.finish(job, job.screened.answers)
+            pending = [j for j in jobs if id(j) not in done]
         while pending:
             requests = [self.request(j) for j in pending]
             results = call(requests)
@@ -140,7 +193,7 @@ class Tagger:
                 tags, problem = None, None
                 if res.status == "ok":
                     try:
-                        tags = parse_output(res.text, self.taxonomy)
+                        tags = self._merged(job, parse_output(res.text, self._asked(job)))
                     except MalformedOutput as exc:
                         problem = str(exc)
                 else:
@@ -154,6 +207,16 @@ class Tagger:
                     retry.append(job)
             pending = retry
         return [done[id(j)] for j in jobs]
+
+    def _asked(self, job: Job) -> Taxonomy:
+        return self.taxonomy if job.screened is None else job.screened.ask
+
+    def _merged(self, job: Job, tags: dict) -> dict:
+        """The engine's answer with the classifier's sure fields over it, in the taxonomy's order."""
+        if job.screened is None:
+            return tags
+        both = {**tags, **job.screened.answers}
+        return {f: both[f] for f in self.taxonomy.fields}
 
     def finish(self, job: Job, tags: dict | None) -> Outcome:
         result, calls = self.events.events(job, tags)

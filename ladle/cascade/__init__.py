@@ -1,0 +1,1 @@
+"""Training, label sources and the release gate of cascades (serving is in shared/cascade)."""
