@@ -126,6 +126,11 @@ def render(facts: dict, hits: list[dict], analyst: list[dict], analyst_sql: str,
         ("dead letters", str(sum(int(r["letters"]) for r in dead))),
         ("routes", ", ".join(f"{r['route']} {r['n']}" for r in facts["routes"]) or "none"),
     ]
+    if facts.get("cascade"):
+        cascade = facts["cascade"]
+        headline.append(
+            ("answered by the cascade's classifier alone", f"{cascade['classified']} of {cascade['items']}")
+        )
     body = [
         f"<p>Generated {datetime.now(UTC):%Y-%m-%d %H:%M UTC} from ClickHouse (the sink's API); windows: last "
         f"{WINDOW}.</p>",
