@@ -112,7 +112,7 @@ def assert_rows(actual: list[tuple], expected: list[tuple]) -> None:
 def test_migrate_is_idempotent_and_records_versions(store):
     assert migrate(store) == []
     versions = [v for (v,) in store.query(f"SELECT version FROM {MIGRATIONS_TABLE} FINAL ORDER BY version")[1]]
-    assert versions == [1, 2, 3, 4, 5, 6]
+    assert versions == [1, 2, 3, 4, 5, 6, 7]
 
 
 def test_body_ttl_follows_the_setting(store):
@@ -343,3 +343,13 @@ def test_a_second_folder_in_the_same_process_is_a_user_error(tmp_path, landed):
 def test_sample_is_recent_enough_for_the_seven_day_window():
     oldest = min(e.occurred_at for _, e in sample_events())
     assert (datetime.now(UTC) - oldest).days < 6
+
+
+def test_the_verifier_decision_and_who_answered_each_field_land(landed):
+    rows = landed.query(
+        "SELECT call_id, semantic_score, semantic_verifier_score, semantic_verdict FROM llm_calls FINAL "
+        "WHERE semantic_score IS NOT NULL"
+    )[1]
+    assert rows == [("c4", 0.91, 0.97, "ok")]
+    rows = landed.query("SELECT item_id, cascade, answered_by FROM enrichment_results FINAL WHERE cascade != ''")[1]
+    assert rows == [("i2", "tag@1", {"tags": "cascade/tag@1"})]

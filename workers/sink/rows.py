@@ -65,7 +65,7 @@ def llm_call_row(e: LLMCall, ctx: RowContext) -> tuple:
         p.name if p else "", p.version if p else 0, (p.label or "") if p else "",
         u.input_tokens, u.output_tokens, u.cached_input_tokens, c, source, version,
         e.latency_ms, e.ttft_ms, e.cache_status, e.fallback_chain, e.status, e.error or "",
-        e.request_body, e.response_body,
+        e.request_body, e.response_body, e.semantic_score, e.semantic_verifier_score, e.semantic_verdict or "",
     )  # fmt: skip
 
 
@@ -81,7 +81,7 @@ def enrichment_result_row(e: EnrichmentResult, ctx: RowContext) -> tuple:
         *_envelope(e), e.item_id, e.item_version, e.task, tags, {}, "", "",
         e.engine, e.model, p.name if p else "", p.version if p else 0, (p.label or "") if p else "",
         u.input_tokens, u.output_tokens, u.cached_input_tokens, e.latency_ms, e.ttft_ms,
-        c, source, version, e.attempts, e.mode,
+        c, source, version, e.attempts, e.mode, e.cascade or "", dict(e.answered_by),
     )  # fmt: skip
 
 

@@ -53,14 +53,16 @@ LLM_CALLS = TableSpec(
     "llm_calls",
     [*ENVELOPE, ("call_id", S), ("team", S), ("use_case", S), ("model", S), ("deployment", S), ("provider", S),
      *PROMPT, *USAGE, *COST, ("latency_ms", F64), ("ttft_ms", F64), ("cache_status", S), ("fallback_chain", LS),
-     ("status", S), ("error", S), ("request_body", S), ("response_body", S)],
+     ("status", S), ("error", S), ("request_body", S), ("response_body", S), ("semantic_score", F64),
+     ("semantic_verifier_score", F64), ("semantic_verdict", S)],
     rows.llm_call_row,
 )  # fmt: skip
 ENRICHMENT_RESULTS = TableSpec(
     "enrichment_results",
     [*ENVELOPE, ("item_id", S), ("item_version", pa.uint64()), ("task", S), ("tags", LS), ("attributes", SMAP),
      ("output_json", S), ("raw_output", S), ("engine", S), ("model", S), *PROMPT, *USAGE,
-     ("latency_ms", F64), ("ttft_ms", F64), *COST, ("attempts", pa.uint16()), ("mode", S)],
+     ("latency_ms", F64), ("ttft_ms", F64), *COST, ("attempts", pa.uint16()), ("mode", S), ("cascade", S),
+     ("answered_by", SMAP)],
     rows.enrichment_result_row,
 )  # fmt: skip
 GUARDED_RESULTS = TableSpec(
