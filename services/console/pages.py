@@ -179,7 +179,7 @@ def playground(user: str, csrf: str, prompts: list[tuple[str, int]], chosen: dic
         f'<div class="cols">{cols}</div>'
         '<p><button type="button" id="run">Run side by side</button></p>'
         "<fieldset><legend>Save the message as a new prompt version (never moves production)</legend>"
-        f'<label>Prompt name <input name="name" value="{e(chosen.get("name"))}" pattern="[A-Za-z0-9_.-]+"></label> '
+        f'<label>Prompt name <input name="name" value="{e(chosen.get("name"))}" pattern="[A-Za-z0-9_.\\-]+"></label> '
         '<button type="submit">Save as prompt version</button></fieldset></form>'
     )
     return layout("Playground", body, user, csrf, script="playground.js")
