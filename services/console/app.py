@@ -295,7 +295,13 @@ def create_app(console: Console | None) -> FastAPI:
             runs = await run_in_threadpool(dashboards.runs, console.sink)
         except SinkUnavailable as exc:
             return html(pages.layout("Evaluations", pages.notice(str(exc), True), s.user, s.csrf), 503, "evaluations")
-        compare_html = dashboards.compare_runs(runs, a, b) if a and b else ""
+        compare_html = ""
+        if a and b:
+            try:
+                compare_html = await run_in_threadpool(dashboards.compare_runs, console.sink, console.queue.taxonomies,
+                                                       runs, a, b)  # fmt: skip
+            except SinkUnavailable as exc:
+                compare_html = pages.notice(str(exc), True)
         return html(pages.layout("Evaluations", dashboards.evaluations_body(runs, compare_html), s.user, s.csrf),
                     route="evaluations")  # fmt: skip
 

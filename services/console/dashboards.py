@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from schemas import EvalItem, EvalRun
 from services.console.pages import e
 from services.console.sinkq import SinkClient, SinkUnavailable
 from shared import charts
+from shared.evaluation.compare import compare
+from shared.runtime.errors import UserError
+from shared.taxonomy import Taxonomy
 
 RUNS_SQL = """
-SELECT run_id, use_case, dataset, prompt_name, prompt_version, model, cascade, items, status,
+SELECT run_id, use_case, task, dataset, dataset_sha256, prompt_name, prompt_version, model, cascade, items, status,
        formatDateTime(started_at, '%Y-%m-%d %H:%i') AS started, metric_fields, metric_names, metric_values
 FROM eval_runs FINAL ORDER BY started_at, run_id LIMIT 500
 """
@@ -105,21 +109,39 @@ def costs_body(sink: SinkClient, since: str) -> str:
     return charts.panels([charts.panel(title, _safe(fn, title), "") for title, fn in parts])
 
 
-def compare_runs(all_runs: list[dict], a: str, b: str) -> str:
-    """Two runs' metrics side by side, per field and metric, with B - A."""
+ITEMS_SQL = """
+SELECT run_id, row, item_id, expected, predicted, answered FROM eval_items FINAL
+WHERE run_id IN (%(a)s, %(b)s) ORDER BY run_id, row
+"""
+
+
+def _answer(taxonomy: Taxonomy, values: dict[str, list[str]]) -> dict:
+    """A landed answer (every field an array) in the run's shape: a `one` field's lone value."""
+    kinds = {n: f.kind for n, f in taxonomy.fields.items()}
+    return {k: (v[0] if v else None) if kinds.get(k) == "one" else list(v) for k, v in values.items()}
+
+
+def compare_runs(sink: SinkClient, taxonomies, all_runs: list[dict], a: str, b: str) -> str:
+    """Two runs per field (macro-F1, then the mean over fields as "all"): A, B, B - A, its 95% paired
+    bootstrap interval, McNemar's test on the items, and the verdict (shared.evaluation.compare)."""
     by_id = {r["run_id"]: r for r in all_runs}
     if a not in by_id or b not in by_id:
         return charts.empty(f"no run {a if a not in by_id else b!r}")
-    ma, mb = _metrics(by_id[a]), _metrics(by_id[b])
-    rows = []
-    for key in sorted(set(ma) | set(mb)):
-        va, vb = ma.get(key), mb.get(key)
-        field, _, metric = key.partition("/")
-        rows.append([field, metric, va, vb, None if va is None or vb is None else vb - va])
-    note = "" if by_id[a]["dataset"] == by_id[b]["dataset"] else (
-        '<p class="warn">The runs scored different datasets: their numbers do not compare.</p>')  # fmt: skip
-    return (
-        f'<div id="compare"><h3>{e(a)} (A) vs {e(b)} (B)</h3>{note}'
-        + charts.table(["field", "metric", "A", "B", "B - A"], rows)
-        + "</div>"
-    )
+    ra, rb = by_id[a], by_id[b]
+    taxonomy = taxonomies.of(ra["task"] or ra["use_case"])
+    items: dict[str, list[EvalItem]] = {a: [], b: []}
+    for r in sink.query(ITEMS_SQL, {"a": a, "b": b}):
+        items[r["run_id"]].append(EvalItem(run_id=r["run_id"], row=r["row"], item_id=r["item_id"],
+                                           expected=_answer(taxonomy, r["expected"]),
+                                           predicted=_answer(taxonomy, r["predicted"]) if r["answered"] else None))  # fmt: skip
+    runs = [EvalRun.model_construct(run_id=x["run_id"], dataset=x["dataset"], dataset_sha256=x["dataset_sha256"])
+            for x in (ra, rb)]  # fmt: skip
+    try:
+        rows = compare(taxonomy, runs[0], items[a], runs[1], items[b], rounds=1000)
+    except UserError as exc:
+        return f'<div id="compare">{charts.empty(str(exc))}</div>'
+    table = charts.table(["field", "metric", "A", "B", "B - A", "95% interval", "only A right", "only B right",
+                          "McNemar p", "verdict"],
+                         [[c.field, c.metric, c.a, c.b, c.diff, f"[{c.low:.3f}, {c.high:.3f}]", c.only_a, c.only_b,
+                           c.p_value, c.verdict] for c in rows])  # fmt: skip
+    return f'<div id="compare"><h3>{e(a)} (A) vs {e(b)} (B) on {e(ra["dataset"])}</h3>{table}</div>'

@@ -260,6 +260,16 @@ def test_a_two_column_playground_run_through_the_gateway_and_a_saved_prompt_vers
     page.fill("input[name=name]", "pasta-question")
     page.click("text=Save as prompt version")
     assert "saved pasta-question@1" in page.inner_text(".msg")
+
+    # a registered prompt version with a variable, filled in from the page
+    stack.console.registry().push("dish-question", "Name one {cuisine} dish.", model="fast")
+    page.goto(stack.url + "/playground")
+    page.select_option("select[name=prompt]", "dish-question@1")
+    page.click("text=Fill in")
+    page.fill("input[name='var.cuisine']", "Thai")
+    page.click("text=Fill in")
+    assert page.input_value("textarea[name=message]") == "Name one Thai dish."
+    assert page.input_value("input[name=model0]") == "fast"
     assert page.errors == []
     ctx.close()
 
@@ -276,7 +286,12 @@ def test_the_evaluation_and_cost_pages_draw_their_charts(stack, browser):
     page.goto(stack.url + "/evaluations?a=ev-sample&b=ev-sample")
     charts = page.evaluate(MARKS_JS)
     assert charts == [{"title": "tag: scores per run", "marks": 1}]
-    assert "cuisine" in page.inner_text("#compare")
+    rows = page.evaluate(
+        "() => [...document.querySelectorAll('#compare tbody tr')].map(tr => [...tr.cells].map(c => c.textContent))"
+    )
+    assert [r[0] for r in rows] == ["cuisine", "dish_type", "dietary", "allergens", "flavour", "all"]
+    # a run against itself: no difference, and the verdict says none is significant
+    assert {(r[1], r[4], r[9]) for r in rows} == {("macro_f1", "0", "no significant difference")}
     page.screenshot(path=str(SHOTS / "evaluations.png"), full_page=True)
 
     page.goto(stack.url + "/costs?since=30d")
@@ -289,3 +304,15 @@ def test_the_evaluation_and_cost_pages_draw_their_charts(stack, browser):
     page.screenshot(path=str(SHOTS / "costs.png"), full_page=True)
     assert page.errors == []
     ctx.close()
+
+
+def test_the_demo_screenshots_every_page_of_the_console(stack, tmp_path):
+    from ladle.console_shots import screenshots
+
+    shots = screenshots(stack.url, tmp_path, "analyst", USERS["analyst"])
+    # rv-2 still waits for review (the correction test decided rv-1), so its page is shot too
+    assert [p.name for p in shots] == ["login.png", "review-queue.png", "review-item.png", "playground.png",
+                                       "evaluations.png", "costs.png"]  # fmt: skip
+    assert all(p.stat().st_size > 10_000 for p in shots)
+    with pytest.raises(RuntimeError, match="refused the account 'analyst'"):
+        screenshots(stack.url, tmp_path, "analyst", "wrong")

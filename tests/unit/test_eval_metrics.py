@@ -12,10 +12,10 @@ import pytest
 from sklearn.metrics import accuracy_score, f1_score
 
 from ladle.eval import datasets
-from ladle.eval import metrics as m
-from ladle.eval.compare import compare
 from ladle.eval.run import Answer, run_metrics, score
 from schemas import EvalRun
+from shared.evaluation import metrics as m
+from shared.evaluation.compare import compare
 from shared.taxonomy import TagField, Taxonomy
 
 TAX = Taxonomy(
