@@ -12,36 +12,46 @@ PAGES = [("review-queue", "/review"), ("playground", "/playground"), ("evaluatio
          ("costs", "/costs?since=30d")]  # fmt: skip
 
 
-def screenshots(url: str, out: Path, user: str, password: str) -> list[Path]:
+def screenshots(url: str, out: Path, user: str, password: str, browser=None) -> list[Path]:
     """The sign-in page, every page of the console and the first item waiting for review (if one
-    does), each as ``out/NAME.png``; returns the files written. Raises RuntimeError when no browser
-    is installed or the account is refused."""
+    does), each as ``out/NAME.png``; returns the files written. ``browser``: a Playwright browser
+    to use (default: launch one). Raises RuntimeError when no browser is installed or the
+    account is refused."""
+    out.mkdir(parents=True, exist_ok=True)
+    if browser is not None:
+        return _take(browser, url, out, user, password)
     if not CHROMIUM.exists():
         raise RuntimeError(f"no browser at {CHROMIUM} (make setup installs Debian's chromium)")
     from playwright.sync_api import sync_playwright
 
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(url + "/login")
-            written.append(_shot(page, out, "login"))
-            page.fill("input[name=user]", user)
-            page.fill("input[name=password]", password)
-            page.click("button[type=submit]")
-            if "/login" in page.url:
-                raise RuntimeError(f"the console at {url} refused the account {user!r}")
-            for name, path in PAGES:
-                page.goto(url + path)
-                written.append(_shot(page, out, name))
-                if name == "review-queue" and page.locator("tbody a").count():
-                    page.locator("tbody a").first.click()
-                    page.wait_for_selector("#item-text")
-                    written.append(_shot(page, out, "review-item"))
+            return _take(launched, url, out, user, password)
         finally:
-            browser.close()
+            launched.close()
+
+
+def _take(browser, url: str, out: Path, user: str, password: str) -> list[Path]:
+    written = []
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(url + "/login")
+        written.append(_shot(page, out, "login"))
+        page.fill("input[name=user]", user)
+        page.fill("input[name=password]", password)
+        page.click("button[type=submit]")
+        if "/login" in page.url:
+            raise RuntimeError(f"the console at {url} refused the account {user!r}")
+        for name, path in PAGES:
+            page.goto(url + path)
+            written.append(_shot(page, out, name))
+            if name == "review-queue" and page.locator("tbody a").count():
+                page.locator("tbody a").first.click()
+                page.wait_for_selector("#item-text")
+                written.append(_shot(page, out, "review-item"))
+    finally:
+        page.close()
     return written
 
 
