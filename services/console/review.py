@@ -118,26 +118,25 @@ class ReviewQueue:
         except read.ReadStalled as exc:
             raise FatalError(f"reading the review queue stalled: {exc}") from None
 
-    def refresh(self) -> None:
-        with self._lock:
-            self._catch_up()
-
     def pending(self) -> list[Item]:
-        self.refresh()
-        return sorted((i for k, i in self.items.items() if k not in self.decisions),
-                      key=lambda i: (i.guarded.occurred_at, i.id))  # fmt: skip
+        with self._lock:  # the views are built under the lock: another request may be catching up
+            self._catch_up()
+            waiting = [i for k, i in self.items.items() if k not in self.decisions]
+        return sorted(waiting, key=lambda i: (i.guarded.occurred_at, i.id))
 
     def decided(self, limit: int = 50) -> list[tuple[Item | None, ReviewDecision]]:
-        self.refresh()
-        recent = sorted(self.decisions.values(), key=lambda d: d.decided_at, reverse=True)[:limit]
-        return [(self.items.get(d.result_event_id), d) for d in recent]
+        with self._lock:
+            self._catch_up()
+            recent = sorted(self.decisions.values(), key=lambda d: d.decided_at, reverse=True)[:limit]
+            return [(self.items.get(d.result_event_id), d) for d in recent]
 
     def get(self, item_id: str) -> tuple[Item, ReviewDecision | None]:
-        self.refresh()
-        item = self.items.get(item_id)
+        with self._lock:
+            self._catch_up()
+            item, decision = self.items.get(item_id), self.decisions.get(item_id)
         if item is None:
             raise UserError(f"no item {item_id!r} in the review queue")
-        return item, self.decisions.get(item_id)
+        return item, decision
 
     # -- deciding ----------------------------------------------------------------
 
