@@ -185,14 +185,15 @@ def review_item(i: int, text: str) -> GuardedResult:
 
 
 def test_a_reviewer_corrects_one_tag_the_decision_lands_and_the_corrected_result_is_accepted(stack, browser):
-    items = [review_item(1, "Pho bo: rice noodle soup, beef broth, [REDACTED_EMAIL]"), review_item(2, "Pad see ew")]
+    items = [review_item(1, "Pho bo: rice noodle soup, beef broth, [REDACTED_EMAIL]"), review_item(2, "Pad see ew"),
+             review_item(3, "Gift card, 50 USD")]  # fmt: skip
     spec = TOPICS["enrichment.review"]
     produce(stack.settings, "enrichment.review", [(key_of(spec, g), codec.encode(g)) for g in items])
     target = items[0].result.event_id
 
     ctx_b, page_b = signed_in(browser, stack, "reviewer2")
     ctx, page = signed_in(browser, stack)
-    assert "2 item(s) wait for a person." in page.content()
+    assert "3 item(s) wait for a person." in page.content()
     page.screenshot(path=str(SHOTS / "review-queue.png"), full_page=True)
     page_b.goto(f"{stack.url}/review/{target}")  # the second reviewer has the same item open
 
@@ -210,22 +211,32 @@ def test_a_reviewer_corrects_one_tag_the_decision_lands_and_the_corrected_result
     page_b.click("button[value=accept]")
     assert "already decided by analyst (correct" in page_b.inner_text(".err")
     assert page_b.inner_text("#decision").startswith("correct by analyst")
+    # ... and rejects another item: it goes on to enrichment.rejected as the model proposed it
+    page_b.goto(f"{stack.url}/review/{items[2].result.event_id}")
+    page_b.fill("input[name=note]", "not food")
+    page_b.click("button[value=reject]")
+    assert page_b.inner_text("#decision").startswith("reject by reviewer2")
+    # the one error the browser saw is the refused late decision's status
+    assert page_b.errors == ["Failed to load resource: the server responded with a status of 409 (Conflict)"]
     ctx_b.close()
     page.goto(stack.url + "/review")
     assert "1 item(s) wait for a person." in page.content()
     assert page.errors == []
     ctx.close()
 
-    # the sink lands the two reviewed items, the decision and the corrected result: 4 messages
-    run_sink(stack.settings, stack.store, f"{stack.settings.topic_prefix}sink", 4)
+    # the sink lands the three reviewed items, two decisions, the corrected and the rejected result: 7 messages
+    run_sink(stack.settings, stack.store, f"{stack.settings.topic_prefix}sink", 7)
     rows = stack.store.query(
         "SELECT reviewer, action, route, item_id, changed_fields, failed_checks, before_json, after_json, "
-        "result_event_id FROM review_decisions FINAL WHERE item_id LIKE 'rv-%'"
+        "result_event_id, note FROM review_decisions FINAL WHERE item_id LIKE 'rv-%' ORDER BY item_id"
     )[1]
     # the pickers list values in the taxonomy's order: a reordered list is not a change
     after = {"cuisine": "vietnamese", "dish_type": "noodles", "dietary": ["vegan"], "allergens": ["peanut", "soy"],
              "flavour": ["spicy"]}  # fmt: skip
-    assert [r[:6] for r in rows] == [("analyst", "correct", "accepted", "rv-1", ["cuisine"], ["consistency"])]
+    assert [r[:6] for r in rows] == [("analyst", "correct", "accepted", "rv-1", ["cuisine"], ["consistency"]),
+                                     ("reviewer2", "reject", "rejected", "rv-3", sorted(items[2].result.output),
+                                      ["consistency"])]  # fmt: skip
+    assert json.loads(rows[1][7]) == {} and rows[1][9] == "not food"
     assert json.loads(rows[0][6]) == items[0].result.output and json.loads(rows[0][7]) == after
     assert rows[0][8] == target
     routes = stack.store.query("SELECT route, tags FROM guarded_results WHERE item_id = 'rv-1' ORDER BY route")[1]
@@ -236,7 +247,8 @@ def test_a_reviewer_corrects_one_tag_the_decision_lands_and_the_corrected_result
     g = accepted[0]
     assert g.route == "accepted" and g.result.output == after and g.result.event_id == target
     assert g.result.item_text == items[0].result.item_text and g.verdict == items[0].verdict
-    assert read_all(stack.settings, "enrichment.rejected") == []
+    [rejected] = [GuardedResult.from_json(m.value()) for m in read_all(stack.settings, "enrichment.rejected", 1)]
+    assert rejected.route == "rejected" and rejected.result.output == items[2].result.output
 
 
 def test_a_two_column_playground_run_through_the_gateway_and_a_saved_prompt_version(stack, browser):
