@@ -49,7 +49,7 @@ def run(ladle: LadleSettings, dataset: str = "tag", rows: int = 24, rounds: int 
 def scoring_figure(n: int = 100_000) -> dict:
     from sklearn.metrics import f1_score
 
-    from ladle.eval import metrics as m
+    from shared.evaluation import metrics as m
     from shared.settings import REPO_ROOT
     from shared.taxonomy import Taxonomy
 

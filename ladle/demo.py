@@ -3,7 +3,8 @@
 `ladle up` (broker, topics, migrations, every service under the supervisor),
 the sample catalog into catalog.changes, progress until every item is
 embedded, enriched, guarded and landed in ClickHouse, then a summary, a
-search, an analyst query and the HTML report. The stack keeps running.
+search, an analyst query, the HTML report and screenshots of the console's pages
+(reports/console/). The stack keeps running.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ladle.cli.produce import produce_catalog
+from ladle.console_shots import screenshots
 from ladle.stack import control
 from ladle.stack.services import BY_NAME
 from shared.runtime.errors import FatalError
@@ -227,8 +229,16 @@ def run_demo(console: Console, items: int | None = None, timeout_s: float = 900.
     console.print(f"wrote {report.resolve()}")
 
     ports = {n: BY_NAME[n].port() for n in BY_NAME}
+    console.rule("[bold]8. The console")
+    console_url = f"http://127.0.0.1:{ports['console']}"
+    try:
+        shots = screenshots(console_url, Path("reports") / "console", "analyst", "ladle-analyst")
+        console.print(f"wrote {len(shots)} screenshots of the console to {(Path('reports') / 'console').resolve()}")
+    except Exception as exc:  # noqa: BLE001 - screenshots are a souvenir: the demo is done without them
+        console.print(f"[yellow]no console screenshots:[/] {str(exc).splitlines()[0][:200]}", highlight=False)
     console.print(
         f"[bold green]demo done[/] in {time.perf_counter() - started:.0f}s. The stack keeps running:\n"
+        f"  console (web)                {console_url}/   user analyst, password ladle-analyst\n"
         f"  gateway (OpenAI-compatible)  http://127.0.0.1:{ports['gateway']}/v1   key: ladle-demo-key\n"
         f"  search                       http://127.0.0.1:{ports['embedder']}/search?q=pad+thai   (same key)\n"
         f"  ClickHouse (HTTP interface)  http://127.0.0.1:{ports['sink']}/   user analyst, password ladle-analyst\n"

@@ -8,6 +8,7 @@ from schemas.eval import EvalItem, EvalMetric, EvalRun
 from schemas.guardrails import CheckOutcome, GuardrailVerdict
 from schemas.llm import LLMCall
 from schemas.prompts import PromptState, PromptVersion
+from schemas.review import ReviewDecision
 
 EVENT_MODELS: dict[str, type[Event]] = {
     m.__name__: m
@@ -22,6 +23,7 @@ EVENT_MODELS: dict[str, type[Event]] = {
         DeadLetter,
         EvalRun,
         EvalItem,
+        ReviewDecision,
     )
 }
 
@@ -43,6 +45,7 @@ __all__ = [
     "PromptRef",
     "PromptState",
     "PromptVersion",
+    "ReviewDecision",
     "Usage",
     "stable_id",
 ]

@@ -21,6 +21,7 @@ from schemas import (
     GuardrailVerdict,
     LLMCall,
     PromptState,
+    ReviewDecision,
 )
 
 DAY_MS = 24 * 3600 * 1000
@@ -87,6 +88,8 @@ _BASE = [
     # Evaluation runs and their per-row outcomes (`ladle eval run`), kept a month for the sink.
     TopicSpec("eval.runs", EvalRun, "run_id", partitions=1, retention_ms=30 * DAY_MS),
     TopicSpec("eval.items", EvalItem, "run_id", partitions=3, retention_ms=30 * DAY_MS),
+    # A person's decisions on enrichment.review (the console): labels, so kept for good.
+    TopicSpec("review.decisions", ReviewDecision, "item_id", partitions=3, retention_ms=-1),
 ]
 
 TOPICS: dict[str, TopicSpec] = {}

@@ -7,8 +7,9 @@ A source (`ladle cascade train --labels SOURCE`) is one of:
 - ``accepted``: enrichment.accepted read to its end. Only fields an LLM answered count (never a
   cascade's own answers: it would learn its mistakes back), as the guardrails let them through,
   for the latest version of each item; the item itself comes from catalog.changes at that version.
-- ``review``: a person's decisions. They arrive with the console (a review.decisions topic);
-  until then this source says so. Its reader plugs into ``READERS`` like the others.
+- ``review``: a person's decisions in the console's review queue (review.decisions read to its
+  end): every field of what the reviewer accepted or corrected, for the latest version of each
+  item (a rejection names no right answer: it teaches nothing); the item from catalog.changes.
 
 Where two sources label the same item's field, the more trusted one wins (card.TRUST); between
 sources of one kind, the one named first. Items of the use case's golden sets are left out
@@ -23,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ladle.eval import datasets
-from schemas import CatalogChange, CatalogItem, GuardedResult
+from schemas import CatalogChange, CatalogItem, GuardedResult, ReviewDecision
 from shared.cascade.card import TRUST, LabelSource
 from shared.runtime.errors import UserError
 from shared.settings import LadleSettings
@@ -83,6 +84,15 @@ def read_accepted(_ref: str, uc: UseCase, taxonomy: Taxonomy, ladle: LadleSettin
                 latest[r.item_id] = (r.item_version, labels)
 
     _read(ladle, ns.physical("enrichment.accepted"), on_accepted)
+    return _with_items(ladle, latest, LabelSource(kind="accepted", name="enrichment.accepted", sha256="", rows=rows,
+                                                  items=0))  # fmt: skip
+
+
+def _with_items(ladle: LadleSettings, latest: dict[str, tuple[int, dict]], info: LabelSource) -> SourceLabels:
+    """Each labelled item as catalog.changes has it at the labelled version (an item retention
+    already deleted there is left out: nothing to learn from); the digest covers the labels."""
+    from topics.registry import Namespace
+
     wanted = {(i, v) for i, (v, _) in latest.items()}
     items: dict[tuple[str, int], CatalogItem] = {}
 
@@ -95,11 +105,11 @@ def read_accepted(_ref: str, uc: UseCase, taxonomy: Taxonomy, ladle: LadleSettin
             if c.item is not None and (c.item_id, c.version) in wanted:
                 items[(c.item_id, c.version)] = c.item
 
-    _read(ladle, ns.physical("catalog.changes"), on_change)
-    out = SourceLabels(LabelSource(kind="accepted", name="enrichment.accepted", sha256="", rows=rows, items=0))
+    _read(ladle, Namespace(ladle.topic_prefix).physical("catalog.changes"), on_change)
+    out = SourceLabels(info)
     for item_id, (version, labels) in sorted(latest.items()):
         item = items.get((item_id, version))
-        if item is not None:  # catalog.changes no longer holds it (retention): nothing to learn from
+        if item is not None:
             out.items[item_id] = (item, labels)
     body = json.dumps(sorted((i, latest[i][0], lab) for i, (_, lab) in out.items.items()), sort_keys=True)
     out.info.sha256 = hashlib.sha256(body.encode()).hexdigest()
@@ -133,9 +143,32 @@ def llm_labels(output: dict, answered_by: dict[str, str], taxonomy: Taxonomy) ->
     return out
 
 
-def read_review(_ref: str, _uc: UseCase, _taxonomy: Taxonomy, _ladle: LadleSettings) -> SourceLabels:
-    raise UserError("review decisions come with the review console (a review.decisions topic), which Ladle does "
-                    "not have yet; use a golden-format file of the decisions meanwhile")  # fmt: skip
+def read_review(_ref: str, uc: UseCase, taxonomy: Taxonomy, ladle: LadleSettings) -> SourceLabels:
+    from topics.registry import Namespace
+
+    latest: dict[str, tuple[int, dict]] = {}  # item_id -> (version, labels)
+    rows = 0
+
+    def on_decision(msgs) -> None:
+        nonlocal rows
+        for m in msgs:
+            try:
+                d = ReviewDecision.from_json(m.value())
+            except ValueError:
+                continue
+            rows += 1
+            if d.task != uc.task or d.action == "reject":
+                continue
+            try:
+                labels = taxonomy.check(d.after)  # a decision made under an older taxonomy may not fit it
+            except ValueError:
+                continue
+            if d.item_version >= latest.get(d.item_id, (-1, {}))[0]:
+                latest[d.item_id] = (d.item_version, labels)
+
+    _read(ladle, Namespace(ladle.topic_prefix).physical("review.decisions"), on_decision)
+    return _with_items(ladle, latest, LabelSource(kind="review", name="review.decisions", sha256="", rows=rows,
+                                                  items=0))  # fmt: skip
 
 
 READERS: dict[str, Reader] = {"accepted": read_accepted, "review": read_review}

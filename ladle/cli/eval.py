@@ -127,8 +127,8 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     ) -> None:
         """Per field: both scores, B - A with a paired bootstrap 95% interval, McNemar's test, a verdict."""
         from ladle.eval import store
-        from ladle.eval.compare import compare
         from ladle.eval.html import compare_page
+        from shared.evaluation.compare import compare
         from shared.settings import ladle_settings
         from shared.taxonomy import Taxonomy
         from workers.enricher.settings import EnricherSettings

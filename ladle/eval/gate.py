@@ -9,9 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ladle.eval import datasets, store
-from ladle.eval.compare import compare_metric
 from ladle.eval.run import RunResult, UseCasePath, evaluate
 from schemas import EvalItem, EvalRun
+from shared.evaluation.compare import compare_metric
 from shared.runtime.errors import UserError
 from shared.settings import LadleSettings
 from workers.enricher.settings import Gate, UseCase

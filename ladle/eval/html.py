@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import html
 
-from ladle.eval.compare import FieldComparison
-from ladle.eval.metrics import INVALID, FieldScores
 from schemas import EvalItem, EvalRun
 from shared.charts import bar_chart, heatmap, page, table
+from shared.evaluation.compare import FieldComparison
+from shared.evaluation.metrics import INVALID, FieldScores
 
 
 def confusion(s: FieldScores) -> tuple[list[str], list[str], list[list[float]]]:

@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 
 import structlog
 
-from ladle.eval import metrics as m
 from ladle.eval.datasets import Dataset, Row
 from schemas import EvalItem, EvalMetric, EvalRun
+from shared.evaluation import metrics as m
 from shared.guardrails import Engine as Guardrails
 from shared.guardrails import Subject, load_policies
 from shared.settings import LadleSettings

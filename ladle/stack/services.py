@@ -55,6 +55,9 @@ class Service:
             out[self.metrics_env] = str(self.metrics_port(base))
         if self.name == "gateway":  # its local upstream is the stack's llm service (deploy/gateway/gateway.yaml)
             out.setdefault("LADLE_GATEWAY_LOCAL_LLM_URL", f"http://127.0.0.1:{BY_NAME['llm'].port(base)}/v1")
+        if self.name == "console":  # the playground calls the stack's gateway, the charts ask its sink
+            out.setdefault("LADLE_CONSOLE_GATEWAY_URL", f"http://127.0.0.1:{BY_NAME['gateway'].port(base)}/v1")
+            out.setdefault("LADLE_CONSOLE_SINK_API_URL", f"http://127.0.0.1:{BY_NAME['sink'].port(base)}")
         return out
 
     def argv(self, env: dict[str, str]) -> list[str]:
@@ -73,6 +76,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "guardrails": ("guardrails", "worker"),
     "enricher": ("worker", "enricher"),
     "gateway": ("gateway", "serve"),
+    "console": ("console", "serve"),
 }
 
 SERVICES: tuple[Service, ...] = (
@@ -91,6 +95,7 @@ SERVICES: tuple[Service, ...] = (
                       ("LADLE_ENRICHER_MAX_BATCH_SIZE", "16"))),
     Service("llm", "LADLE_LLM_PORT", 8090, "/v1/models", drain_s=10.0),
     Service("gateway", "LADLE_GATEWAY_PORT", 8080, "/health", None, 0, "ladle_gateway_requests_total"),
+    Service("console", "LADLE_CONSOLE_PORT", 8085, "/health", None, 0, "ladle_console_requests_total", drain_s=10.0),
 )  # fmt: skip
 
 BY_NAME = {s.name: s for s in SERVICES}

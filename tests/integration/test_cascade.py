@@ -216,3 +216,39 @@ def test_accepted_results_teach_only_what_an_llm_answered_for_the_latest_version
     [(got, labels)] = src.items.values()
     assert got.name == "Pad Thai with Shrimp", "the item as catalog.changes has it at the labelled version"
     assert labels == {"cuisine": "thai", "allergens": ["peanut", "shellfish"]}, "the cascade's own answer is no label"
+
+
+def test_review_decisions_teach_what_a_person_accepted_or_corrected_for_the_latest_version(settings, topics):
+    from ladle.cascade.labels import read_source
+    from schemas import ReviewDecision
+    from shared.runtime import codec
+    from tests.integration.kafka_helpers import produce
+    from workers.enricher.settings import UseCase
+
+    full = {"cuisine": "thai", "dish_type": "noodles", "dietary": [], "allergens": ["peanut"], "flavour": ["sweet"]}
+
+    def item(item_id: str, version: int, name: str) -> CatalogChange:
+        it = CatalogItem(item_id=item_id, store_id="st-bangkok", name=name, price=12)
+        return CatalogChange(op="upsert", item_id=item_id, version=version, item=it)
+
+    def decided(item_id: str, version: int, action: str, after: dict, task: str = "tag"):
+        d = ReviewDecision(reviewer="ana", action=action, item_id=item_id, item_version=version, task=task,
+                           result_event_id=f"{item_id}-{version}-{task}", route="rejected" if action == "reject"
+                           else "accepted", before=full, after=after)  # fmt: skip
+        return (item_id, codec.encode(d))
+
+    produce_changes(settings, "catalog.changes", [item("pad-thai", 1, "Pad Thai"), item("pad-thai", 2, "Pad Thai XL"),
+                                                  item("pho", 1, "Pho"), item("laab", 1, "Laab")])  # fmt: skip
+    produce(settings, "review.decisions", [
+        decided("pad-thai", 1, "accept", full),  # an older version: superseded
+        decided("pad-thai", 2, "correct", {**full, "allergens": ["peanut", "shellfish"]}),
+        decided("pho", 1, "reject", {}),  # no right answer given: no label
+        decided("laab", 1, "accept", {**full, "cuisine": "lao"}),  # not in the taxonomy (any more): no label
+        decided("pho", 1, "accept", full, task="food-group"),  # another task
+    ])  # fmt: skip
+    uc = UseCase(name="tag", engine="llamacpp", model="SmolLM2-135M-Instruct", prompt="catalog-tagging")
+    src = read_source("review", uc, Taxonomy.load(uc.taxonomy), settings)
+    assert src.info.kind == "review" and src.info.rows == 5 and len(src.info.sha256) == 64
+    [(got, labels)] = src.items.values()
+    assert got.name == "Pad Thai XL"
+    assert labels == {**full, "allergens": ["peanut", "shellfish"]}

@@ -55,8 +55,3 @@ def test_a_golden_split_is_never_trained_on_and_its_items_are_held_out(tmp_path)
     assert not golden_ids(use_case()) & set(train.items)
     rows = [json.loads(line) for line in open(REPO_ROOT / "deploy" / "eval" / "tag.jsonl")]
     assert golden_ids(use_case()) == {r["id"] for r in rows}
-
-
-def test_review_decisions_say_they_are_not_there_yet(tmp_path):
-    with pytest.raises(UserError, match="review decisions come with the review console"):
-        read_source("review", use_case(), TAX, LadleSettings(data_dir=tmp_path))

@@ -56,7 +56,8 @@ def _settings_classes(cls=BaseSettings):
 
 
 def _import_every_settings_class() -> None:
-    import services.gateway.config  # noqa: F401 - every service's settings class, so their prefixes are known
+    import services.console.settings  # noqa: F401 - every service's settings class, so their prefixes are known
+    import services.gateway.config  # noqa: F401
     import workers.echo  # noqa: F401
     import workers.embedder.settings  # noqa: F401
     import workers.enricher.settings  # noqa: F401
@@ -67,6 +68,7 @@ def _import_every_settings_class() -> None:
 
 def service_settings(command: tuple[str, ...]):
     """The settings class whose ports and addresses a `ladle` command serves on."""
+    from services.console.settings import ConsoleSettings
     from services.gateway.config import GatewaySettings
     from workers.embedder.settings import EmbedderSettings
     from workers.enricher.settings import EnricherSettings
@@ -79,6 +81,7 @@ def service_settings(command: tuple[str, ...]):
         ("worker", "enricher"): EnricherSettings,
         ("guardrails", "worker"): GuardrailsSettings,
         ("gateway", "serve"): GatewaySettings,
+        ("console", "serve"): ConsoleSettings,
     }[command]
 
 
@@ -86,6 +89,10 @@ def http_routes(command: tuple[str, ...]) -> set[str]:
     """Paths the command's HTTP app serves (its API port; metrics ports serve /metrics)."""
     if command == ("gateway", "serve"):
         from services.gateway.app import create_app
+
+        return {r.path for r in create_app(None).routes}
+    if command == ("console", "serve"):
+        from services.console.app import create_app
 
         return {r.path for r in create_app(None).routes}
     if command == ("worker", "sink"):
@@ -182,6 +189,7 @@ def test_every_ladle_service_runs_a_real_cli_command():
         "enricher": ("worker", "enricher"),
         "guardrails": ("guardrails", "worker"),
         "gateway": ("gateway", "serve"),
+        "console": ("console", "serve"),
     }
     for name, command in commands.items():
         res = runner.invoke(app, [*command, "--help"])
@@ -250,7 +258,7 @@ def test_every_health_check_calls_a_port_and_path_its_service_serves():
         for mapping in svc.get("ports", []):
             assert int(str(mapping).rsplit(":", 1)[1]) in ports.values(), f"{name}: publishes {mapping}, serves {ports}"
         checked.add(name)
-    assert checked == {"sink", "embedder", "enricher", "guardrails", "gateway"}
+    assert checked == {"sink", "embedder", "enricher", "guardrails", "gateway", "console"}
 
 
 def test_replicas_scale_by_consumer_group_within_the_input_partitions():

@@ -12,10 +12,10 @@ import pytest
 from sklearn.metrics import accuracy_score, f1_score
 
 from ladle.eval import datasets
-from ladle.eval import metrics as m
-from ladle.eval.compare import compare
 from ladle.eval.run import Answer, run_metrics, score
 from schemas import EvalRun
+from shared.evaluation import metrics as m
+from shared.evaluation.compare import compare
 from shared.taxonomy import TagField, Taxonomy
 
 TAX = Taxonomy(
@@ -202,3 +202,13 @@ def test_the_shipped_datasets_read_whole_and_match_their_generators():
         json.loads(line)["id"] for line in Path(REPO_ROOT / "deploy/eval/tag-train.jsonl").read_text().splitlines()
     }
     assert not golden & train and len(golden | train) == 520
+
+
+def test_a_bootstrap_resample_without_any_item_of_a_field_is_left_out_not_a_crash():
+    # dietary is scored on one item of two: about a quarter of the resamples draw only the other one
+    expected = [{"cuisine": "thai", "dietary": ["vegan"]}, {"cuisine": "italian"}]
+    a = m.field_scores(TAX, expected, [{"cuisine": "thai", "dietary": ["vegan"]}, None])
+    b = m.field_scores(TAX, expected, [{"cuisine": "thai", "dietary": []}, {"cuisine": "italian"}])
+    diff, low, high = m.paired_bootstrap(a, b, "dietary", "macro_f1", rounds=200)
+    assert diff == pytest.approx(-1.0) and low == high == pytest.approx(-1.0)
+    assert m.paired_bootstrap(a, a, "all", "macro_f1", rounds=200) == (0.0, 0.0, 0.0)

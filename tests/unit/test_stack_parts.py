@@ -7,9 +7,18 @@ from ladle.stack.supervisor import counter_total
 from shared.runtime.errors import UserError
 
 
-def test_start_order_puts_the_sink_first_and_the_gateway_last():
+def test_start_order_puts_the_sink_first_and_the_console_after_the_gateway():
     names = [s.name for s in SERVICES]
-    assert names == ["sink", "embedder", "guardrails", "enricher", "llm", "gateway"]
+    assert names == ["sink", "embedder", "guardrails", "enricher", "llm", "gateway", "console"]
+
+
+def test_the_console_serves_on_8085_and_talks_to_the_stacks_gateway_and_sink():
+    console = BY_NAME["console"]
+    assert console.health_url({}) == "http://127.0.0.1:8085/health"
+    child = console.env({"LADLE_GATEWAY_PORT": "18080", "LADLE_SINK_API_PORT": "18082"})
+    assert child["LADLE_CONSOLE_GATEWAY_URL"] == "http://127.0.0.1:18080/v1"
+    assert child["LADLE_CONSOLE_SINK_API_URL"] == "http://127.0.0.1:18082"
+    assert console.env({"LADLE_CONSOLE_GATEWAY_URL": "http://gw/v1"})["LADLE_CONSOLE_GATEWAY_URL"] == "http://gw/v1"
 
 
 def test_select_keeps_start_order_and_rejects_unknown_names():

@@ -1,47 +1,20 @@
-"""Analyst accounts: names and sha256 password hashes from the users file (deploy/sink/users.yaml).
+"""Analyst accounts of the sink's interfaces (shared/accounts.py loads the users file, the console
+signs in with the same accounts), and how a request presents its credentials.
 
-Every account is read-only by construction: the file has no roles or grants to give, and
-every query runs in its own readonly=1 session whoever asks. Credentials come as Basic
-auth, as ClickHouse's X-ClickHouse-User / X-ClickHouse-Key headers, or as the user and
-password URL parameters, like a ClickHouse server takes them.
+Every account is read-only by construction: every query runs in its own readonly=1 session
+whoever asks. Credentials come as Basic auth, as ClickHouse's X-ClickHouse-User /
+X-ClickHouse-Key headers, or as the user and password URL parameters, like a ClickHouse
+server takes them.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import re
-from dataclasses import dataclass
-from pathlib import Path
 
-from shared.keyhash import matches, sha256_hex
-from shared.runtime.errors import UserError
-from shared.yamlfile import read_mapping
+from shared.accounts import Accounts, account_line
 
-NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
-SHA256 = re.compile(r"^[0-9a-f]{64}$")
-
-
-@dataclass(frozen=True)
-class Accounts:
-    hashes: dict[str, str]  # name -> sha256 hex of the password
-
-    @classmethod
-    def load(cls, path: Path) -> Accounts:
-        data = read_mapping(path, "users")
-        hashes: dict[str, str] = {}
-        for i, entry in enumerate(data.get("users") or [], start=1):
-            name = str(entry.get("name", "")) if isinstance(entry, dict) else ""
-            digest = str(entry.get("password_sha256", "")).lower() if isinstance(entry, dict) else ""
-            if not NAME.match(name) or not SHA256.match(digest):
-                raise UserError(f"users file {path}: entry {i} needs a name and a 64-hex password_sha256 "
-                                "(make one with `ladle db users add NAME`)")  # fmt: skip
-            hashes[name] = digest
-        return cls(hashes)
-
-    def check(self, user: str, password: str) -> bool:
-        stored = self.hashes.get(user)
-        return stored is not None and matches(password, stored)
+__all__ = ["Accounts", "account_line", "credentials"]
 
 
 def credentials(headers, params) -> tuple[str, str] | None:
@@ -58,10 +31,3 @@ def credentials(headers, params) -> tuple[str, str] | None:
     if params.get("user") is not None:
         return params["user"], params.get("password") or ""
     return None
-
-
-def account_line(name: str, password: str) -> str:
-    """The users-file line for an account (what `ladle db users add` prints)."""
-    if not NAME.match(name):
-        raise UserError(f"bad account name {name!r}: letters, digits, _ . - (starting with a letter or _)")
-    return f"  - {{name: {name}, password_sha256: {sha256_hex(password)}}}"

@@ -21,6 +21,7 @@ from schemas import (
     GuardedResult,
     GuardrailVerdict,
     LLMCall,
+    ReviewDecision,
 )
 from workers.sink.costing import CACHE_HITS, RowContext, cost
 
@@ -138,4 +139,15 @@ def eval_item_row(e: EvalItem, ctx: RowContext) -> tuple:
         *_envelope(e), e.run_id, e.row, e.item_id, _values(e.expected), _values(e.predicted),
         e.predicted is not None, dict(e.correct), e.route, dict(e.answered_by), e.llm_calls, e.latency_ms,
         e.cost_usd, e.error or "",
+    )  # fmt: skip
+
+
+def _json(value: dict) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def review_decision_row(e: ReviewDecision, ctx: RowContext) -> tuple:
+    return (
+        *_envelope(e), e.reviewer, ts(e.decided_at), e.action, e.item_id, e.item_version, e.task, e.result_event_id,
+        e.guarded_event_id, e.route, _json(e.before), _json(e.after), e.changed_fields(), e.failed_checks, e.note,
     )  # fmt: skip

@@ -110,8 +110,16 @@ EVAL_ITEMS = TableSpec(
     rows.eval_item_row,
 )  # fmt: skip
 
+REVIEW_DECISIONS = TableSpec(
+    "review_decisions",
+    [*ENVELOPE, ("reviewer", S), ("decided_at", TS), ("action", S), ("item_id", S), ("item_version", pa.uint64()),
+     ("task", S), ("result_event_id", S), ("guarded_event_id", S), ("route", S), ("before_json", S), ("after_json", S),
+     ("changed_fields", LS), ("failed_checks", LS), ("note", S)],
+    rows.review_decision_row,
+)  # fmt: skip
+
 TABLES = [LLM_CALLS, ENRICHMENT_RESULTS, GUARDED_RESULTS, GUARDRAIL_VERDICTS, CATALOG_EMBEDDED, DEAD_LETTERS,
-          EVAL_RUNS, EVAL_ITEMS]  # fmt: skip
+          EVAL_RUNS, EVAL_ITEMS, REVIEW_DECISIONS]  # fmt: skip
 TOPIC_TABLES: dict[str, TableSpec] = {
     "llm.calls": LLM_CALLS,
     "enrichment.results": ENRICHMENT_RESULTS,
@@ -122,6 +130,7 @@ TOPIC_TABLES: dict[str, TableSpec] = {
     "catalog.embedded": CATALOG_EMBEDDED,
     "eval.runs": EVAL_RUNS,
     "eval.items": EVAL_ITEMS,
+    "review.decisions": REVIEW_DECISIONS,
 }
 
 

@@ -157,8 +157,13 @@ def paired_bootstrap(
     diffs = np.empty(rounds)
     for r in range(rounds):
         w = rng.multinomial(n, np.full(n, 1.0 / n)).astype(np.float64)
-        diffs[r] = metric_of(b, field, metric, w) - metric_of(a, field, metric, w)
-    low, high = np.percentile(diffs, [2.5, 97.5])
+        try:
+            diffs[r] = metric_of(b, field, metric, w) - metric_of(a, field, metric, w)
+        except ValueError:  # the resample drew none of the items this field scores (the full sample has some)
+            diffs[r] = np.nan
+    if np.isnan(diffs).all():
+        return diff, diff, diff
+    low, high = np.nanpercentile(diffs, [2.5, 97.5])
     return float(diff), float(low), float(high)
 
 

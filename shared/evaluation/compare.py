@@ -1,4 +1,4 @@
-"""`ladle eval compare A B` and the release gate: two runs on the same items, per field, with
+"""Two evaluation runs on the same items (`ladle eval compare A B`, the release gate, the console), per field, with
 a paired bootstrap interval of the difference and McNemar's test on item-level correctness.
 
 A difference counts only when it is significant: B is *better* (or *worse*) when the 95%
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ladle.eval import metrics as m
 from schemas import EvalItem, EvalRun
+from shared.evaluation import metrics as m
 from shared.runtime.errors import UserError
 from shared.taxonomy import Taxonomy
 
