@@ -169,9 +169,12 @@ def paired_bootstrap(
 
 def mcnemar(correct_a: np.ndarray, correct_b: np.ndarray) -> tuple[int, int, float]:
     """(items only A got right, items only B got right, exact two-sided p-value): McNemar's
-    test on the discordant pairs, exact (binomial) so it holds for a handful of items."""
-    only_a = int((correct_a & ~correct_b).sum())
-    only_b = int((~correct_a & correct_b).sum())
+    test on the discordant pairs, exact (binomial) so it holds for a handful of items. Given
+    per-item scores (a share of fields right) instead of booleans it is the sign test: items
+    where A scored higher against items where B did."""
+    a, b = np.asarray(correct_a, dtype=np.float64), np.asarray(correct_b, dtype=np.float64)
+    only_a = int((a > b).sum())
+    only_b = int((b > a).sum())
     n = only_a + only_b
     if n == 0:
         return 0, 0, 1.0

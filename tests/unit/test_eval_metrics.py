@@ -155,6 +155,18 @@ def test_compare_calls_a_large_paired_gain_better_and_noise_no_difference():
     assert compare(TAX, _run("b", b), b, _run("c", c), c, rounds=500)[0].verdict == "no significant difference"
 
 
+def test_all_fields_counts_items_that_got_more_fields_right_not_only_items_right_on_every_field():
+    # B fixes cuisine on 30 of 40 items; dietary stays wrong for both, so no item is right on every field
+    expected = [{"cuisine": "thai", "dietary": ["vegan"]}] * 40
+    weak = [{"cuisine": "none", "dietary": ["vegetarian"]}] * 40
+    strong = [{"cuisine": "thai", "dietary": ["vegetarian"]}] * 30 + weak[:10]
+    a, b = _items("a", expected, weak), _items("b", expected, strong)
+    comp = compare(TAX, _run("a", a), a, _run("b", b), b, rounds=500)[-1]
+    assert comp.field == "all" and (comp.only_a, comp.only_b) == (0, 30)
+    assert comp.p_value == pytest.approx(2 / 2**30) and comp.verdict == "better"
+    assert m.mcnemar(np.array([0.5, 1.0, 0.0]), np.array([0.5, 0.5, 1.0])) == (1, 1, 1.0)
+
+
 def test_a_bad_dataset_row_is_named_by_its_line_and_the_rest_are_read(tmp_path):
     good = {"id": "x1", "item": {"name": "Pad Thai", "price": 9}, "expected": {"cuisine": "thai"}}
     lines = [
