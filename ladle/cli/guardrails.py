@@ -259,12 +259,17 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         fast_policy: Annotated[
             str, typer.Option(help="The model-free policy for the per-core figure.")
         ] = "deterministic",
+        gateway_texts: Annotated[int, typer.Option(help="Texts for the gateway policy's per-text latency.")] = 600,
+        gateway_only: Annotated[bool, typer.Option(help="Only the gateway latency line (no broker needed).")] = False,
     ) -> None:
-        """Results/s through the faust app vs a plain loop on the same results; latency p50/p99 per check."""
+        """Results/s through the faust app vs a plain loop on the same results; latency p50/p99 per check;
+        the whole gateway policy's p99 CPU ms per text beside the old checks'."""
         from benchmarks import guardrails as b
         from shared.settings import ladle_settings
 
-        for line in b.run(ladle_settings(), results, fast_results, policy, fast_policy, console=err):
+        lines = b.run(ladle_settings(), results, fast_results, policy, fast_policy, console=err,
+                      gateway_n=gateway_texts, gateway_only=gateway_only)  # fmt: skip
+        for line in lines:
             out.print(json.dumps(line), highlight=False, soft_wrap=True)
 
 

@@ -154,7 +154,7 @@ def per_group(groups: Sequence[str], y: Sequence[bool], pred: Sequence[bool]) ->
 
 
 def rate(flags: Sequence[bool]) -> float:
-    return round(sum(map(bool, flags)) / len(flags), 4) if flags else 0.0
+    return round(sum(map(bool, flags)) / len(flags), 4) if len(flags) else 0.0
 
 
 def leaks(text: str, redacted: str, entities: Sequence[dict]) -> list[tuple[str, bool]]:
