@@ -26,6 +26,8 @@ MODELS = REPO_ROOT / "deploy" / "guardrails" / "models"
 SEED = 20261202
 C_GRID = (0.03, 0.1, 0.3, 1.0)
 LIMITS = {"injection": (0.02, 0.01), "toxicity": (1.0, 0.01)}  # (benign FPR, menu FPR) at most: the goals
+# ordinary user questions (TruthfulQA) must pass the gateway's toxicity check: a flagged one is a rejected request
+QUESTIONS = {"toxicity": ("ordinary_question", 0.02)}
 
 
 @dataclass
@@ -86,19 +88,35 @@ def _folds(data: Data, idx: np.ndarray, k: int, seed: int) -> list[tuple[np.ndar
     return [(idx[a], idx[b]) for a, b in split.split(np.zeros(len(idx)), labels, groups)]
 
 
+PATTERN_THRESHOLD = 0.55  # the gateway policy's injection `threshold`: the patterns fire beside the model
+
+
+def also_fires(data: Data, idx: np.ndarray) -> np.ndarray:
+    """Where the check fires whatever the model says: the injection patterns' noisy-or at the policy's threshold."""
+    if data.check != "injection":
+        return np.zeros(len(idx), dtype=bool)
+    col = len(data.x[0]) - len(learned.TEXT_FEATURES) - 1  # pattern:noisy_or
+    return data.x[idx, col] >= PATTERN_THRESHOLD
+
+
 def choose_threshold(data: Data, idx: np.ndarray, prob: np.ndarray) -> tuple[float, float]:
     """(threshold, F1 on dev texts) with the best F1 under the FPR limits; prob aligned with idx."""
+    also = also_fires(data, idx)
     max_benign, max_menu = LIMITS[data.check]
     y = data.y[idx]
     dev = np.array([data.kind[i] == "dev" for i in idx])
     menu = ~dev
+    group, max_questions = QUESTIONS.get(data.check, ("", 1.0))
+    questions = np.array([data.group[i] == group and data.kind[i] == "dev" for i in idx])
     best = (1.0, -1.0)
     for t in np.unique(np.round(prob, 4)):
-        fired = prob >= t
+        fired = (prob >= t) | also
         benign = dev & ~y
         if benign.any() and fired[benign].mean() > max_benign:
             continue
         if menu.any() and fired[menu].mean() > max_menu:
+            continue
+        if questions.any() and fired[questions].mean() > max_questions:
             continue
         f1 = sets.prf(y[dev], fired[dev])[2]
         if f1 > best[1] or (f1 == best[1] and t > best[0]):
@@ -128,7 +146,7 @@ def nested_cv(data: Data, k: int, progress: Callable[[str], None] = lambda _: No
     for n, (tr, te) in enumerate(_folds(data, idx, k, SEED), start=1):
         c, t = select(data, tr)
         prob[te] = _prob(_fit(data.x[tr], data.y[tr], c), data.x[te])
-        fired[te] = prob[te] >= t
+        fired[te] = (prob[te] >= t) | also_fires(data, te)
         progress(f"{data.check}: outer fold {n}/{k} C={c} threshold={t:.3f}")
     dev = np.array([k == "dev" for k in data.kind])
     y = data.y
@@ -155,7 +173,7 @@ def train(check: str, folds: int = 0, progress: Callable[[str], None] = lambda _
         data.x.shape[1] - 1 - len(learned.TEXT_FEATURES))  # fmt: skip
     names = learned.injection_feature_names(dim) if check == "injection" else learned.toxicity_feature_names(dim)
     meta = (f"logistic regression C={c} class_weight=balanced seed={SEED}; threshold by 5-fold CV (max F1 with benign "
-            f"FPR<={LIMITS[check][0]}, menu FPR<={LIMITS[check][1]}); trained on {int((~data.y).sum())} negatives "
+            f"FPR<={LIMITS[check][0]}, menu FPR<={LIMITS[check][1]}, {QUESTIONS.get(check, ('', 1.0))}); trained on {int((~data.y).sum())} negatives "
             f"and {int(data.y.sum())} positives")  # fmt: skip
     learned.LinearModel(coef, bias, mean, scale, t, names, meta).save(out / f"{check}.npz")
     report.update({"artifact": str((out / f"{check}.npz").relative_to(REPO_ROOT)) if out.is_relative_to(REPO_ROOT)

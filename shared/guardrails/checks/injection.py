@@ -99,11 +99,13 @@ class InjectionConfig(CheckConfig):
     check: Literal["injection"]
     action: Literal["review", "reject"] = "review"
     scope: tuple[Literal["inputs", "outputs"], ...] = ("inputs",)
-    threshold: float = Field(default=0.5, ge=0, le=1, description="Flag at or above this noisy-or score.")
+    threshold: float = Field(
+        default=0.5, ge=0, le=1, description="Flag at or above this noisy-or score (with a model too: either fires)."
+    )
     model: str | None = Field(
         default=None,
         description="A trained detector (deploy/guardrails/models/injection.npz): logistic regression over the "
-        "MiniLM embedding plus these patterns' hits; then `threshold` is ignored for `model_threshold`.",
+        "MiniLM embedding plus these patterns' hits; it flags at `model_threshold`, the patterns still at `threshold`.",
     )
     model_threshold: float | None = Field(
         default=None, ge=0, le=1, description="Flag at or above this probability; default: the artifact's (set by CV)."
@@ -132,12 +134,14 @@ class InjectionCheck(BaseCheck):
 
         t0 = time.perf_counter()
         jobs = [(i, name, text) for i, s in enumerate(subjects) for _, name, text in s.texts(self.config.scope)]
-        probs = self.model.prob(learned.injection_features([t for *_, t in jobs])) if jobs else []
+        x = learned.injection_features([t for *_, t in jobs]) if jobs else None
+        probs = self.model.prob(x) if jobs else []
+        patterns = x[:, self.model.features.index("pattern:noisy_or")] if jobs else []
         best = [0.0] * len(subjects)
         where: list[list[str]] = [[] for _ in subjects]
-        for (i, name, _), p in zip(jobs, probs, strict=True):
+        for (i, name, _), p, ps in zip(jobs, probs, patterns, strict=True):
             best[i] = max(best[i], float(p))
-            if p >= self.cut:
+            if p >= self.cut or ps >= self.config.threshold:
                 where[i].append(name)
         outcomes = [
             self.failed(round(best[i], 4), f"instructions aimed at the model in {', '.join(where[i])} (model)")

@@ -133,7 +133,12 @@ def _people(text: str) -> Iterator[Span]:
         cued = titled or bool(CUE.search(text[max(0, run[0][0] - 30) : run[0][0]]))
         if NOT_PERSON_BEFORE.search(text[max(0, run[0][0] - 30) : run[0][0]]):
             dishy = True
-        if not dishy and (known or cued or alone):
+        # two or more capitalised words, none of them ordinary, inside a sentence: a name nobody listed
+        inside = i > 0 and toks[i - 1][2] not in (".", "!", "?", "\n", ":", '"', "}") and not titled
+        unknown_pair = inside and len(run) >= 2 and all(
+            w not in common and len(w) > 1 and not t.isupper() for w, (_, _, t) in zip(words, run, strict=True)
+        )
+        if not dishy and (known or cued or alone or unknown_pair):
             # trim capitalised ordinary words at the edges ("Hello Maria" -> "Maria")
             a, b = 0, len(run)
             while a < b and words[a] not in names and (words[a] in common or words[a] in TITLES):
@@ -155,6 +160,8 @@ _STREET = (r"street|st|avenue|ave|road|rd|lane|ln|boulevard|blvd|drive|dr|court|
            r"via|rue|ul|calle|rua|avenida|piazza|platz|strasse|straße|str|gasse|weg|plads|vägen|gatan|tie|tee|laan|"
            r"plein|straat|kade|allee|chemin|viale|corso|largo|camino|carrer|út|utca|u|λ|λεωφ|οδός")  # fmt: skip
 _UNIT = r"(?i:apt|apartment|suite|ste|unit|box|floor|fl|room|rm|building|bldg|psc|cmr)\.?"
+UNITS = frozenset({"apt", "apartment", "suite", "ste", "unit", "box", "floor", "fl", "room", "rm", "building", "bldg",
+                   "psc", "cmr"})  # fmt: skip
 _MILITARY = re.compile(
     r"\b(?:(?:Unit|PSC|CMR)\s+\d{3,5},?\s+Box\s+\d{3,5}|US[NSCG]{1,3}V?\s+[^\W\d_][\w'’.-]*(?:\s+[^\W\d_][\w'’.-]*)?)"
     r"\s*\n?\s*[AFD]PO\s+A[AEP]\s+\d{5}\b"
@@ -178,12 +185,20 @@ def addresses(text: str) -> Iterator[Span]:
     _, food, common = lexicon()
     for m in _STREET_CORE.finditer(text):
         s, e = m.start(), m.end()
-        words = [w.lower() for w in re.findall(r"[^\W\d_]+", m.group())]
+        raw = re.findall(r"[^\W\d_]+", m.group())
+        while (
+            raw and not STREET_WORD.fullmatch(raw[0]) and raw[0].lower() not in UNITS
+            and (raw[0].lower() in common or (len(raw) > 1 and raw[1].islower() and raw[1].lower() not in PARTICLES))
+        ):  # fmt: skip
+            s = m.start() + m.group().index(raw[0]) + len(raw[0])  # "Ship to Unit 12" starts at "Unit"
+            s += len(m.group()[s - m.start() :]) - len(m.group()[s - m.start() :].lstrip())
+            raw = raw[1:]
+        words = [w.lower() for w in raw]
         has_suffix = any(
             w.group()[0].isupper() or w.group().lower().rstrip(".") in ("ul", "u") or len(w.group()) > 6
             for w in STREET_WORD.finditer(m.group())
         )
-        proper = [w for w in words if w not in common and w not in food and len(w) > 1]
+        proper = [w.lower() for w in raw if w.lower() not in common and w.lower() not in food and not w.isupper()]
         if any(w in food for w in words) or not (has_suffix or proper):
             continue
         cue = bool(_ADDRESS_CUE.search(text[max(0, s - 40) : s])) or s == 0 or text[s - 1] == "\n"
@@ -206,7 +221,7 @@ _STREET_CORE = re.compile(
 
 def _tail(text: str, end: int) -> int:
     """Extend an address over following short lines (unit, city, region, postcode, country)."""
-    tail = re.compile(rf"(?:,?[ \t]*\n?[ \t]*,?[ \t]*(?:{_UNIT}[ \t]*\d{{1,5}}|[{_UP}][\w'’.-]*(?:[ \t]+[\w'’.()-]+){{0,3}}|"
+    tail = re.compile(rf"(?:,?[ \t]*\n?[ \t]*,?[ \t]*(?:{_UNIT}[ \t]*\d{{1,5}}|[{_UP}][\w'’.-]*(?:[ \t]+(?:[{_UP}(][\w'’.()-]*|\d[\w-]*)){{0,3}}|"
                       rf"\d{{4,5}}(?:[ -]\d{{2,4}})?|[A-Z]{{2,3}}|nan))")  # fmt: skip
     for _ in range(6):
         m = tail.match(text, end)
