@@ -135,8 +135,10 @@ def _people(text: str) -> Iterator[Span]:
             dishy = True
         # two or more capitalised words, none of them ordinary, inside a sentence: a name nobody listed
         inside = i > 0 and toks[i - 1][2] not in (".", "!", "?", "\n", ":", '"', "}") and not titled
-        unknown_pair = inside and len(run) >= 2 and all(
-            w not in common and len(w) > 1 and not t.isupper() for w, (_, _, t) in zip(words, run, strict=True)
+        unknown_pair = (
+            inside
+            and len(run) >= 2
+            and all(w not in common and len(w) > 1 and not t.isupper() for w, (_, _, t) in zip(words, run, strict=True))
         )
         if not dishy and (known or cued or alone or unknown_pair):
             # trim capitalised ordinary words at the edges ("Hello Maria" -> "Maria")
@@ -199,9 +201,13 @@ def addresses(text: str) -> Iterator[Span]:
             for w in STREET_WORD.finditer(m.group())
         )
         proper = [w.lower() for w in raw if w.lower() not in common and w.lower() not in food and not w.isupper()]
-        if any(w in food for w in words) or not (has_suffix or proper):
+        if any(w in food and len(w) > 2 for w in words) or not (has_suffix or proper):
             continue
-        cue = bool(_ADDRESS_CUE.search(text[max(0, s - 40) : s])) or s == 0 or text[s - 1] == "\n"
+        line_head = text[text.rfind("\n", 0, s) + 1 : s]
+        cue = (
+            bool(_ADDRESS_CUE.search(text[max(0, s - 40) : s])) or not line_head.strip(" \t}>*-")
+            or "address" in text[max(0, s - 80) : s].lower()
+        )  # fmt: skip
         if not (has_suffix or cue):
             continue
         # the lines after it: unit, city, region, postcode, country (short capitalised or numeric lines)
@@ -214,7 +220,7 @@ _W = r"[^\W\d_][\w'’.-]*"
 _STREET_CORE = re.compile(
     rf"(?:\b\d{{1,6}}[A-Za-z]?(?:[ \t]+\d{{1,5}})?[ \t]+(?:{_W}[ \t]+){{0,4}}{_W}(?:[ \t]+\d{{1,5}}\b)?"
     rf"|(?<![\w.])(?:[{_UP}]{_W}[ \t]+(?:and[ \t]+)?){{0,4}}(?:{_W}[ \t]+)?[{_UP}]{_W}[ \t]+\d{{1,5}}[A-Za-z]?\b)"
-    rf"(?:,?[ \t]+(?:[{_UP}]{_W}[ \t]+){{0,3}}[{_UP}]{_W})?"
+    rf"(?:,?[ \t]+(?:(?!{_UNIT}\b)[{_UP}]{_W}[ \t]+){{0,3}}(?!{_UNIT}\b)[{_UP}]{_W})?"
     rf"(?:,?\s*{_UNIT}[ \t]*\d{{1,5}})?"
 )
 
