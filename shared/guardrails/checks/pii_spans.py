@@ -173,7 +173,7 @@ STREET_WORD = re.compile(
 )
 _ADDR_TOKEN = re.compile(r"[^\W\d_][\w'’.-]*|\d{1,6}[A-Za-z]?\b|[,\n]|[ \t]+")
 _ADDRESS_CUE = re.compile(
-    r"(?:address(?:es)?|located|lives?|lived|live in|moved|sent to|send (?:it )?to|deliver(?:ed)? to|ship(?:ped)? to|"
+    r"\b(?:address(?:es)?|located|lives?|lived|live in|moved|sent to|send (?:it )?to|deliver(?:ed)? to|ship(?:ped)? to|"
     r"at|on|to|in|of|is|with|here they are)\W{0,3}$",
     re.I,
 )
@@ -200,7 +200,9 @@ def addresses(text: str) -> Iterator[Span]:
             w.group()[0].isupper() or w.group().lower().rstrip(".") in ("ul", "u") or len(w.group()) > 6
             for w in STREET_WORD.finditer(m.group())
         )
-        proper = [w.lower() for w in raw if w.lower() not in common and w.lower() not in food and not w.isupper()]
+        proper = [
+            w.lower() for w in raw if w.lower() not in common and w.lower() not in food and not w.isupper() and len(w) > 1
+        ]
         if any(w in food and len(w) > 2 for w in words) or not (has_suffix or proper):
             continue
         line_head = text[text.rfind("\n", 0, s) + 1 : s]

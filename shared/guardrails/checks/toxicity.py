@@ -24,7 +24,9 @@ from shared.guardrails.subject import Subject
 class ToxicityConfig(CheckConfig):
     check: Literal["toxicity"]
     action: Literal["review", "reject"] = "reject"
-    threshold: float = Field(default=0.8, ge=0, le=1, description="Flag at or above this probability.")
+    threshold: float = Field(
+        default=0.8, ge=0, le=1, description="Flag at or above this profanity probability (with a model too)."
+    )
     allow: tuple[str, ...] = Field(
         default=(), description="Phrases removed before scoring: real dish names a word model misreads (Spotted Dick)."
     )
@@ -61,6 +63,7 @@ class ToxicityCheck(BaseCheck):
         jobs = [(i, name, text) for i, s in enumerate(subjects) for _, name, text in s.texts(self.config.scope)]
         texts = [self.allow.sub(" ", t) if self.allow else t for _, _, t in jobs]
         probs = [float(p) for p in self.model.predict_prob(texts)] if jobs else []
+        profane = [p >= self.config.threshold for p in probs]
         cut = self.config.threshold
         if self.learned is not None and jobs:
             from shared.guardrails import learned
@@ -69,9 +72,9 @@ class ToxicityCheck(BaseCheck):
             cut = self.cut
         worst = [0.0] * len(subjects)
         where: list[list[str]] = [[] for _ in subjects]
-        for (i, name, _), p in zip(jobs, probs, strict=True):
+        for (i, name, _), p, bad in zip(jobs, probs, profane, strict=True):
             worst[i] = max(worst[i], float(p))
-            if p >= cut:
+            if p >= cut or bad:
                 where[i].append(name)
         outcomes = [
             self.failed(round(worst[i], 4), f"offensive language in {', '.join(where[i])}")
