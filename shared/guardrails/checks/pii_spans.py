@@ -201,7 +201,9 @@ def addresses(text: str) -> Iterator[Span]:
             for w in STREET_WORD.finditer(m.group())
         )
         proper = [
-            w.lower() for w in raw if w.lower() not in common and w.lower() not in food and not w.isupper() and len(w) > 1
+            w.lower()
+            for w in raw
+            if w.lower() not in common and w.lower() not in food and not w.isupper() and len(w) > 1
         ]
         if any(w in food and len(w) > 2 for w in words) or not (has_suffix or proper):
             continue
