@@ -216,6 +216,8 @@ def addresses(text: str) -> Iterator[Span]:
             continue
         # the lines after it: unit, city, region, postcode, country (short capitalised or numeric lines)
         e = _tail(text, e)
+        while e > s and text[e - 1] in ".,; \n":  # a sentence's full stop is not part of the address
+            e -= 1
         yield s, e, "STREET_ADDRESS", 0.9 if has_suffix else 0.75
 
 
