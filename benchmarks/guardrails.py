@@ -141,15 +141,88 @@ def stream(settings: LadleSettings, data: list[tuple[str, bytes]], policy: str, 
         admin.delete_topics([prefix + t for t in NEEDED])
 
 
+# The gateway policy as it was before trained detectors (issue 15): Presidio over spaCy for PII, the
+# injection patterns, the profanity model. The baseline of the per-text latency line, measured in the same run.
+OLD_GATEWAY = {
+    "version": "1",
+    "checks": [
+        {"check": "size", "action": "reject", "max_chars": 32000},
+        {"check": "pii", "action": "redact", "validators": ["email", "phone", "credit_card", "iban", "national_id"]},
+        {"check": "injection", "action": "review", "scope": ["inputs"], "threshold": 0.55},
+        {"check": "toxicity", "action": "reject", "threshold": 0.54},
+    ],
+}
+
+
+def gateway_texts(n: int) -> list[str]:
+    """Texts of the outside dev sets (prompts, documents, answers, PII sentences) and menu text, in a fixed order."""
+    from ladle.eval import guardrails_sets as sets
+
+    texts = [r["text"] for f in ("injection", "toxicity", "pii") for r in sets.read_jsonl(sets.EVALDATA / f"{f}.jsonl")]
+    texts += [t for _, t in sets.menu_texts()][:300]
+    step = max(1, len(texts) // n) if n else 1
+    return texts[::step][:n] if n else texts
+
+
+def per_text_ms(engine, policy: str, texts: list[str]) -> tuple[list[float], list[float]]:
+    """(CPU ms, wall ms) of one engine call per text: what a gateway request pays, on one thread."""
+    from shared.guardrails.subject import Subject
+
+    engine.decide([Subject(id="warm", kind="gateway_request", inputs={"text": texts[0]})], policy)
+    cpu, wall = [], []
+    for i, t in enumerate(texts):
+        s = Subject(id=f"t{i}", kind="gateway_request", inputs={"text": t})
+        c0, w0 = time.process_time(), time.perf_counter()
+        engine.decide([s], policy)
+        cpu.append((time.process_time() - c0) * 1000)
+        wall.append((time.perf_counter() - w0) * 1000)
+    return cpu, wall
+
+
+def gateway_latency(n: int, policy_file, console: Console) -> Iterator[dict]:
+    """The whole gateway policy, p99 CPU ms per text on one thread, beside the old checks in the same run."""
+    from shared.guardrails.engine import Engine
+    from shared.guardrails.policy import Policy, PolicySet, load_policies
+
+    ps = load_policies(policy_file)
+    policies = dict(ps.file.policies)
+    policies["gateway-old"] = Policy.model_validate(OLD_GATEWAY)
+    engine = Engine(PolicySet(ps.file.model_copy(update={"policies": policies}), ps.taxonomy, ps.source), threads=1)
+    texts = gateway_texts(n)
+    q = lambda xs, f: sorted(xs)[min(len(xs) - 1, int(f * len(xs)))]  # noqa: E731
+    out = {}
+    for name in ("gateway-old", "gateway"):
+        engine.checks(name)
+        cpu, wall = per_text_ms(engine, name, texts)
+        out[name] = (q(cpu, 0.5), q(cpu, 0.99), q(wall, 0.99))
+        console.print(f"{name}: p50 {out[name][0]:.2f} ms, p99 {out[name][1]:.2f} ms CPU per text ({len(texts)} texts)")
+    new, old = out["gateway"], out["gateway-old"]
+    yield figure("guardrails", "gateway_policy_p99_cpu_ms_per_text", new[1], old[1], "ms", higher_is_better=False,
+                 policy="gateway", texts=len(texts), p50_ms=round(new[0], 3), wall_p99_ms=round(new[2], 3),
+                 baseline_policy="gateway before issue 15 (Presidio, patterns, profanity)",
+                 baseline_p50_ms=round(old[0], 3), threads=1,
+                 data="shared/evaldata dev injection+toxicity+pii texts and sample-catalog menu text")  # fmt: skip
+
+
 def run(
-    settings: LadleSettings, results: int, fast_results: int, policy: str, fast_policy: str, console: Console
+    settings: LadleSettings,
+    results: int,
+    fast_results: int,
+    policy: str,
+    fast_policy: str,
+    console: Console,
+    gateway_n: int = 600,
+    gateway_only: bool = False,
 ) -> Iterator[dict]:
     from shared.guardrails.engine import Engine
     from shared.guardrails.policy import load_policies
     from workers.guardrails.settings import guardrails_settings
 
-    clients.require_broker(settings)
     gs = guardrails_settings()
+    if gateway_n:
+        yield from gateway_latency(gateway_n, gs.policy_file, console)
+    if gateway_only:
+        return
     engine = Engine(load_policies(gs.policy_file), threads=gs.threads)
     lines = []
     for name, n in ((fast_policy, fast_results), (policy, results)):

@@ -101,11 +101,30 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         policy_file: PolicyFile = None,
         as_json: Annotated[bool, typer.Option("--json", help="One JSON line per check instead of a table.")] = False,
     ) -> None:
-        """Precision, recall and F1 per check on a labelled set, and latency p50/p99 per check."""
+        """Precision, recall and F1 per check on a labelled set, and latency p50/p99 per check.
+
+        Also reads the outside sets' shapes (/work/shared/evaldata: injection, toxicity, pii): then P/R/F1
+        with bootstrap 95% intervals, per subtype or category, menu false-positive rate, PII leak per type."""
         from rich.progress import Progress
 
         from ladle.eval import guardrails as ev
+        from ladle.eval import guardrails_sets as sets
 
+        raw = sets.read_jsonl(file)
+        if raw and sets.shape_of(raw) != "devset":
+            engine = _engine(policy_file)
+            name = policy or "gateway"
+            engine.checks(name)
+            with Progress(console=err, transient=True) as bar:
+                task = bar.add_task(f"checking {len(raw)} records", total=len(raw))
+                lines = sets.evaluate_set(engine, name, file, raw, lambda n: bar.advance(task, n))
+            for line in lines:
+                if as_json:
+                    out.print(json.dumps(line), highlight=False, soft_wrap=True)
+                else:
+                    _print_set_line(line)
+            err.print(f"{len(raw)} records ({sets.shape_of(raw)}), policy {name}", highlight=False)
+            return
         if split not in ("dev", "test", "all"):
             raise UserError("--split takes dev, test or all")
         if tune and split == "test":
@@ -150,6 +169,86 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         summary = ", ".join(f"{k} {v}" for k, v in sorted(routes.items()))
         out.print(f"{len(records)} records ({split}), policy {name}: {summary}", highlight=False)
 
+    @g.command("redact")
+    def redact(
+        file: Annotated[Path, typer.Argument(help='JSONL of {"id", "text"}; "-" reads stdin.')],
+        policy: Annotated[str, typer.Option(help="The policy whose checks run (as in the gateway).")] = "gateway",
+        batch_size: Annotated[int, typer.Option(help="Texts per engine call.")] = 32,
+        policy_file: PolicyFile = None,
+    ) -> None:
+        """Run a policy on each text; print {"id", "text", "redacted", "entities", "action"} per line, in order."""
+        from shared.guardrails.subject import Subject
+
+        engine = _engine(policy_file)
+        engine.checks(policy)
+        stream = sys.stdin if str(file) == "-" else None
+        if stream is None and not file.exists():
+            raise UserError(f"{file} not found")
+        lines = (stream or file.open(encoding="utf-8")).read().split("\n")
+        lines = lines[:-1] if lines and not lines[-1] else lines
+        done = errors = redacted = 0
+        pending: list[dict | tuple] = []  # a record, or (id, error message) for a bad line
+
+        def flush() -> None:
+            nonlocal redacted
+            good = [r for r in pending if isinstance(r, dict)]
+            subjects = [Subject(id=str(r["id"]), kind="gateway_request", inputs={"text": r["text"]}) for r in good]
+            decisions = iter(engine.decide(subjects, policy) if subjects else [])
+            for r in pending:
+                if not isinstance(r, dict):
+                    print(json.dumps({"id": r[0], "error": r[1]}))
+                    continue
+                d = next(decisions)
+                after = d.subject.inputs.get("text", "")
+                ents = [{"type": k, "start": a, "end": b, "score": round(sc, 3)}
+                        for _, _, a, b, k, sc in d.subject.redactions]  # fmt: skip
+                redacted += after != r["text"]
+                print(json.dumps({"id": r["id"], "text": r["text"], "redacted": after, "entities": ents,
+                                  "action": d.verdict.action}, ensure_ascii=False))  # fmt: skip
+            pending.clear()
+            sys.stdout.flush()
+
+        for n, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            done += 1
+            rec = None
+            try:
+                rec = json.loads(line)
+                if not isinstance(rec, dict) or not isinstance(rec.get("text"), str) or "id" not in rec:
+                    raise ValueError('expected an object with "id" and a string "text"')
+                pending.append(rec)
+            except ValueError as exc:
+                msg = f"line {n}: {' '.join(str(exc).split())[:200]}"
+                err.print(f"error: {msg}", highlight=False)
+                pending.append((rec.get("id") if isinstance(rec, dict) else None, msg))
+                errors += 1
+            if len(pending) >= batch_size:
+                flush()
+                err.print(f"{done} lines read", highlight=False)
+        flush()
+        err.print(f"{done} lines, policy {policy}: {redacted} redacted, {errors} errors", highlight=False)
+
+    @g.command("train")
+    def train(
+        check: Annotated[
+            list[str] | None, typer.Option(help="injection, toxicity, pii-lexicon (repeatable); default: all.")
+        ] = None,
+        folds: Annotated[int, typer.Option(help="Outer folds of a nested cross-validation to report; 0: none.")] = 0,
+    ) -> None:
+        """Rebuild deploy/guardrails/models/* from /work/shared/evaldata (dev half) and the menu negatives."""
+        from ladle.eval import guardrails_train as tr
+        from shared.encoder import limit_threads
+
+        limit_threads(1)
+        wanted = check or ["pii-lexicon", "injection", "toxicity"]
+        for c in wanted:
+            if c not in ("injection", "toxicity", "pii-lexicon"):
+                raise UserError(f"unknown --check {c!r}: injection, toxicity or pii-lexicon")
+        for c in wanted:
+            line = tr.build_pii_lexicon() if c == "pii-lexicon" else tr.train(c, folds, lambda m: err.print(m))
+            out.print(json.dumps(line), highlight=False, soft_wrap=True)
+
     @bench_app.command("guardrails")
     def bench(
         results: Annotated[int, typer.Option(help="Results through the default policy, each side.")] = 1500,
@@ -160,10 +259,25 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         fast_policy: Annotated[
             str, typer.Option(help="The model-free policy for the per-core figure.")
         ] = "deterministic",
+        gateway_texts: Annotated[int, typer.Option(help="Texts for the gateway policy's per-text latency.")] = 600,
+        gateway_only: Annotated[bool, typer.Option(help="Only the gateway latency line (no broker needed).")] = False,
     ) -> None:
-        """Results/s through the faust app vs a plain loop on the same results; latency p50/p99 per check."""
+        """Results/s through the faust app vs a plain loop on the same results; latency p50/p99 per check;
+        the whole gateway policy's p99 CPU ms per text beside the old checks'."""
         from benchmarks import guardrails as b
         from shared.settings import ladle_settings
 
-        for line in b.run(ladle_settings(), results, fast_results, policy, fast_policy, console=err):
+        lines = b.run(ladle_settings(), results, fast_results, policy, fast_policy, console=err,
+                      gateway_n=gateway_texts, gateway_only=gateway_only)  # fmt: skip
+        for line in lines:
             out.print(json.dumps(line), highlight=False, soft_wrap=True)
+
+
+def _print_set_line(line: dict) -> None:
+    skip = {"per_group", "per_type", "data", "policy", "split"}
+    out.print(", ".join(f"{k} {v}" for k, v in line.items() if k not in skip), highlight=False)
+    groups = line.get("per_group") or line.get("per_type") or {}
+    table = Table("group", *sorted({k for g in groups.values() for k in g}))
+    for g, row in groups.items():
+        table.add_row(g, *(str(row.get(k, "")) for k in sorted({k for r in groups.values() for k in r})))
+    out.print(table)

