@@ -39,7 +39,7 @@ NEEDED = ("enrichment.results", "enrichment.results.dlq", "enrichment.accepted",
 
 def make_results(n: int, path: Path = DEVSET) -> list[tuple[str, bytes]]:
     base = []
-    for line in path.read_text().splitlines():
+    for line in filter(str.strip, path.read_text().split("\n")):  # JSON strings may hold U+2028
         r = json.loads(line)["result"]
         if isinstance(r.get("output"), dict):
             base.append(r)

@@ -90,7 +90,7 @@ def load(ref: str, taxonomy: Taxonomy | None = None, limit: int | None = None) -
     data = path.read_bytes()
     ds = Dataset(name, path, hashlib.sha256(data).hexdigest(), [], [], entry.use_case if entry else None,
                  entry.split if entry else None)  # fmt: skip
-    for n, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), start=1):
+    for n, line in enumerate(data.decode("utf-8", errors="replace").split("\n"), start=1):
         if not line.strip():
             continue
         if limit is not None and len(ds.rows) >= limit:

@@ -53,7 +53,7 @@ def load_records(path: str | Path, split: str | None = None) -> list[dict]:
     if not path.exists():
         raise UserError(f"labelled set {path} not found")
     out = []
-    for n, line in enumerate(path.read_text().splitlines(), start=1):
+    for n, line in enumerate(path.read_text().split("\n"), start=1):
         if not line.strip():
             continue
         try:

@@ -89,7 +89,7 @@ def menu_texts(path: Path = CATALOG) -> list[tuple[str, str]]:
     """(group, text) menu negatives: catalog names, descriptions and the enricher's item text, and tricky
     dishes; the group is the dish name, so cross-validation keeps one dish's texts in one fold."""
     out: dict[str, str] = {}
-    for line in path.read_text().splitlines():
+    for line in filter(str.strip, path.read_text().split("\n")):
         r = json.loads(line)
         name, desc = r["name"], r.get("description", "")
         group = name.removeprefix("Family Size ")

@@ -224,3 +224,11 @@ def test_a_bootstrap_resample_without_any_item_of_a_field_is_left_out_not_a_cras
     diff, low, high = m.paired_bootstrap(a, b, "dietary", "macro_f1", rounds=200)
     assert diff == pytest.approx(-1.0) and low == high == pytest.approx(-1.0)
     assert m.paired_bootstrap(a, a, "all", "macro_f1", rounds=200) == (0.0, 0.0, 0.0)
+
+
+def test_a_line_separator_inside_a_json_string_does_not_split_its_row(tmp_path):
+    row = {"id": "x1", "item": {"name": "Pad Thai", "description": "rice noodles\u2028peanuts"}, "expected": {}}
+    path = tmp_path / "set.jsonl"
+    path.write_text(json.dumps(row | {"expected": {"cuisine": "thai"}}, ensure_ascii=False) + "\n", encoding="utf-8")
+    ds = datasets.load(str(path), TAX)
+    assert not ds.bad and [r.item.description for r in ds.rows] == ["rice noodles\u2028peanuts"]
