@@ -220,6 +220,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ladle.cli.check",
     "ladle.cli.eval",
     "ladle.cli.cascade",
+    "ladle.cli.finetune",
 )
 
 

@@ -134,7 +134,7 @@ class UseCasePath:
     def describe(self) -> dict:
         uc = self.use_case
         return {"use_case": uc.name, "task": uc.task, "prompt": self.prompt.ref, "model": uc.model, "engine": uc.engine,
-                "cascade": self.cascade.ref if self.cascade else None}  # fmt: skip
+                "cascade": self.cascade.ref if self.cascade else None, "adapter": uc.lora}  # fmt: skip
 
 
 @dataclass

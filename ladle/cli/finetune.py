@@ -1,0 +1,113 @@
+"""`ladle finetune create|list|show`: LoRA adapters on the use case's own open model."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+out = Console(width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def _clock(s: float) -> str:
+    s = int(s)
+    return f"{s // 60}m{s % 60:02d}s"
+
+
+def print_progress(p) -> None:
+    err.print(f"step {p.step}/{p.steps} loss {p.loss:.4f} {p.tokens_per_s:.0f} tokens/s elapsed "
+              f"{_clock(p.elapsed_s)} left {_clock(p.eta_s)}", highlight=False)  # fmt: skip
+
+
+def register(app: typer.Typer, _bench_app: typer.Typer) -> None:
+    ft = typer.Typer(help="Fine-tuning: a LoRA adapter on the use case's own open model learns its labels.",
+                     no_args_is_help=True)  # fmt: skip
+    app.add_typer(ft, name="finetune")
+
+    @ft.command("create")
+    def create_(
+        use_case: Annotated[str, typer.Option(help="The use case whose prompt and answers the model learns.")],
+        labels: Annotated[list[str], typer.Option("--labels", help="A label source (repeat, or comma-separated): "
+                          "a train dataset (food-group-train) or golden-format file, `accepted`, `review`.")],
+        base: Annotated[str | None, typer.Option(help="Base GGUF (path or package:NAME); default: the use "
+                        "case's model_path.")] = None,
+        epochs: Annotated[int, typer.Option(min=1)] = 3,
+        learning_rate: Annotated[float, typer.Option(min=0.0)] = 2e-4,
+        rank: Annotated[int, typer.Option(min=1, help="LoRA rank.")] = 16,
+        max_steps: Annotated[int | None, typer.Option(min=1, help="Stop after N optimizer steps "
+                             "(overrides --epochs).")] = None,
+        batch_size: Annotated[int, typer.Option(min=1)] = 8,
+        name: Annotated[str | None, typer.Option(help="Adapter name; default: the use case's.")] = None,
+        merge: Annotated[bool, typer.Option(help="Also write the merged model (q8_0 GGUF): llama.cpp's fast "
+                         "path.")] = True,
+        gate: Annotated[bool, typer.Option(help="Score the use case with the adapter (alone) on its gate "
+                        "dataset.")] = True,
+        into: Annotated[str | None, typer.Option(help="Write the version here (deploy/finetune ships it); "
+                        "default: <LADLE_DATA_DIR>/finetune.")] = None,
+        threads: Annotated[int, typer.Option(min=1, help="torch threads. One by default: on a shared CPU, "
+                           "torch's threads wait on each other (2 were 4x slower than 1 here).")] = 1,
+    ) -> None:  # fmt: skip
+        """Train a LoRA adapter on the labels in the use case's own prompt, convert it to GGUF, register it."""
+        from pathlib import Path
+
+        from ladle.cli.eval import progress_bar
+        from ladle.finetune.create import Options, create
+        from ladle.finetune.train import Hyper
+        from shared.settings import ladle_settings
+
+        specs = [s.strip() for spec in labels for s in spec.split(",") if s.strip()]
+        opts = Options(use_case, specs, base=base, name=name, merge=merge, gate=gate, threads=threads,
+                       into=Path(into) if into else None,
+                       hyper=Hyper(epochs=epochs, learning_rate=learning_rate, rank=rank, max_steps=max_steps,
+                                   batch_size=batch_size))  # fmt: skip
+        with progress_bar("gate") as bar:
+            task = bar.add_task("", total=None, visible=False)
+
+            def on_gate(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total, visible=True)
+
+            card, folder = create(opts, ladle_settings(), say=lambda s: err.print(s, highlight=False),
+                                  progress=print_progress, gate_progress=on_gate)  # fmt: skip
+        out.print(json.dumps(summary(card)), highlight=False, soft_wrap=True)
+        out.print(f"{card.ref} written to {folder}; serve it with `lora: {card.ref}` in a use case", highlight=False)
+
+    @ft.command("list")
+    def list_(name: Annotated[str | None, typer.Argument(help="Only this adapter.")] = None) -> None:
+        """Every adapter version: use case, base, examples, validation and gate scores."""
+        from shared.finetune import AdapterRegistry
+        from shared.settings import ladle_settings
+
+        reg = AdapterRegistry(ladle_settings().data_dir)
+        table = Table("adapter", "version", "labels", "origin", "use case", "base", "examples", "val. exact",
+                      "gate", "adapter MB", "created")  # fmt: skip
+        for n in [name] if name else reg.names():
+            labels = reg.labels(n)
+            for v, entry in reg.versions(n).items():
+                card = reg.card(f"{n}@{v}")
+                g = card.gate or {}
+                table.add_row(n, str(v), ", ".join(k for k, x in sorted(labels.items()) if x == v), entry.origin,
+                              card.use_case, card.base_model, str(card.examples),
+                              str(card.validation.get("after", {}).get("exact_match", "-")),
+                              f"{g.get('metric')} {g.get('value'):.3f}" if g.get("value") is not None else "-",
+                              f"{card.adapter_bytes / 1e6:.1f}", f"{card.created_at:%Y-%m-%d %H:%M}")  # fmt: skip
+        out.print(table)
+
+    @ft.command("show")
+    def show(ref: Annotated[str, typer.Argument(help="NAME, NAME@VERSION or NAME@LABEL.")]) -> None:
+        """A version's card (JSON): base, label sources with hashes, hyperparameters, validation, gate."""
+        from shared.finetune import AdapterRegistry
+        from shared.settings import ladle_settings
+
+        out.print(AdapterRegistry(ladle_settings().data_dir).card(ref).model_dump_json(indent=1), highlight=False,
+                  soft_wrap=True)  # fmt: skip
+
+
+def summary(card) -> dict:
+    return {"adapter": card.ref, "use_case": card.use_case, "examples": card.examples,
+            "validation_examples": card.validation_examples, **{f"train_{k}": v for k, v in card.train.items()},
+            "validation": card.validation, "gate": card.gate, "adapter_bytes": card.adapter_bytes}  # fmt: skip
