@@ -17,6 +17,7 @@ from schemas import (
     EvalItem,
     EvalRun,
     Event,
+    FineTuneJob,
     GuardedResult,
     GuardrailVerdict,
     LLMCall,
@@ -87,6 +88,8 @@ _BASE = [
     # Evaluation runs and their per-row outcomes (`ladle eval run`), kept a month for the sink.
     TopicSpec("eval.runs", EvalRun, "run_id", partitions=1, retention_ms=30 * DAY_MS),
     TopicSpec("eval.items", EvalItem, "run_id", partitions=3, retention_ms=30 * DAY_MS),
+    # Fine-tuning jobs' statuses and progress (`ladle finetune`, the gateway's /v1/fine_tuning/jobs).
+    TopicSpec("finetune.jobs", FineTuneJob, "job_id", partitions=1, retention_ms=30 * DAY_MS),
 ]
 
 TOPICS: dict[str, TopicSpec] = {}

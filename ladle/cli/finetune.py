@@ -28,6 +28,7 @@ def register(app: typer.Typer, _bench_app: typer.Typer) -> None:
     ft = typer.Typer(help="Fine-tuning: a LoRA adapter on the use case's own open model learns its labels.",
                      no_args_is_help=True)  # fmt: skip
     app.add_typer(ft, name="finetune")
+    register_jobs(ft)
 
     @ft.command("create")
     def create_(
@@ -65,19 +66,37 @@ def register(app: typer.Typer, _bench_app: typer.Typer) -> None:
                        into=Path(into) if into else None,
                        hyper=Hyper(epochs=epochs, learning_rate=learning_rate, rank=rank, max_steps=max_steps,
                                    batch_size=batch_size))  # fmt: skip
+        from ladle.finetune import jobs
+        from schemas import FineTuneJob
+
+        ladle = ladle_settings()
+        job = FineTuneJob(job_id=jobs.new_job_id(), status="validating_files", use_case=use_case,
+                          training_files=specs, hyperparameters=opts.hyper.as_dict(), base_model=base or "")  # fmt: skip
+        err.print(f"job {job.job_id}", highlight=False)
         with progress_bar("gate") as bar:
             task = bar.add_task("", total=None, visible=False)
 
             def on_gate(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total, visible=True)
 
-            card, folder = create(opts, ladle_settings(), say=lambda s: err.print(s, highlight=False),
-                                  progress=print_progress, gate_progress=on_gate)  # fmt: skip
+            def work(started, progress, cancelled):
+                def both(p) -> None:
+                    print_progress(p)
+                    progress(p)
+
+                made = create(opts, ladle, say=lambda s: err.print(s, highlight=False), progress=both,
+                              gate_progress=on_gate, started=started, cancelled=cancelled)  # fmt: skip
+                folders.append(made[1])
+                return made[0]
+
+            folders: list = []
+            card = jobs.run(ladle, job, work)
+            folder = folders[0]
         out.print(json.dumps(summary(card)), highlight=False, soft_wrap=True)
         out.print(f"{card.ref} written to {folder}; serve it with `lora: {card.ref}` in a use case", highlight=False)
 
-    @ft.command("list")
-    def list_(name: Annotated[str | None, typer.Argument(help="Only this adapter.")] = None) -> None:
+    @ft.command("adapters")
+    def adapters(name: Annotated[str | None, typer.Argument(help="Only this adapter.")] = None) -> None:
         """Every adapter version: use case, base, examples, validation and gate scores."""
         from shared.finetune import AdapterRegistry
         from shared.settings import ladle_settings
@@ -97,14 +116,51 @@ def register(app: typer.Typer, _bench_app: typer.Typer) -> None:
                               f"{card.adapter_bytes / 1e6:.1f}", f"{card.created_at:%Y-%m-%d %H:%M}")  # fmt: skip
         out.print(table)
 
-    @ft.command("show")
-    def show(ref: Annotated[str, typer.Argument(help="NAME, NAME@VERSION or NAME@LABEL.")]) -> None:
+    @ft.command("card")
+    def card_(ref: Annotated[str, typer.Argument(help="NAME, NAME@VERSION or NAME@LABEL.")]) -> None:
         """A version's card (JSON): base, label sources with hashes, hyperparameters, validation, gate."""
         from shared.finetune import AdapterRegistry
         from shared.settings import ladle_settings
 
         out.print(AdapterRegistry(ladle_settings().data_dir).card(ref).model_dump_json(indent=1), highlight=False,
                   soft_wrap=True)  # fmt: skip
+
+
+def register_jobs(ft: typer.Typer) -> None:
+    @ft.command("list")
+    def list_() -> None:
+        """Fine-tuning jobs, oldest first (a job whose process died is marked failed first)."""
+        from ladle.finetune import jobs
+        from shared.settings import ladle_settings
+
+        ladle = ladle_settings()
+        jobs.reap(ladle)
+        table = Table("job", "status", "use case", "step", "loss", "tokens/s", "machine s", "fine_tuned_model", "at")
+        for j in jobs.list_jobs(ladle):
+            table.add_row(j.job_id, j.status, j.use_case, f"{j.step}/{j.steps}", "-" if j.loss is None else
+                          f"{j.loss:.4f}", f"{j.tokens_per_s:.0f}", f"{j.machine_s:.0f}", j.fine_tuned_model or "-",
+                          f"{j.occurred_at:%Y-%m-%d %H:%M:%S}")  # fmt: skip
+        out.print(table)
+
+    @ft.command("show")
+    def show(job_id: str) -> None:
+        """A job's state and its events (statuses and progress), as JSON lines."""
+        from ladle.finetune import jobs
+        from shared.settings import ladle_settings
+
+        ladle = ladle_settings()
+        jobs.reap(ladle)
+        for e in jobs.events(ladle, job_id):
+            out.print(e.model_dump_json(exclude={"hyperparameters"}), highlight=False, soft_wrap=True)
+
+    @ft.command("cancel")
+    def cancel(job_id: str) -> None:
+        """Stop a job at its next step (it is marked cancelled)."""
+        from ladle.finetune import jobs
+        from shared.settings import ladle_settings
+
+        job = jobs.cancel(ladle_settings(), job_id)
+        out.print(f"{job_id}: {'cancelled' if job.status == 'cancelled' else 'cancel requested'}", highlight=False)
 
 
 def summary(card) -> dict:

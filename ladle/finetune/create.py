@@ -71,7 +71,7 @@ def examples_for(opts: Options, ladle: LadleSettings, settings: EnricherSettings
 def create(
     opts: Options, ladle: LadleSettings, *, say: Say = lambda _s: None, progress: Callable[[Progress], None] =
     lambda _p: None, cancelled: Callable[[], bool] = lambda: False, rows: list[data.Example] | None = None,
-    gate_progress=None,
+    gate_progress=None, started: Callable[[], None] = lambda: None,
 ) -> tuple[AdapterCard, Path]:  # fmt: skip
     """Train, convert, register; ``rows`` (chat examples, e.g. an uploaded file) replace the label sources."""
     settings = EnricherSettings()
@@ -93,6 +93,7 @@ def create(
     name = opts.name or uc.name
     version, folder = registry.next_version(name, opts.into)
     work = Path(tempfile.mkdtemp(prefix=f"{name}-v{version}-", dir=root))
+    started()
     try:
         trained = train(base_dir, train_rows, val_rows, work / "peft", hp, progress=progress, cancelled=cancelled,
                         threads=opts.threads)  # fmt: skip

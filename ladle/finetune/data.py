@@ -70,8 +70,11 @@ def parse_jsonl(data: bytes) -> tuple[list[Example], list[BadLine]]:
             continue
         try:
             obj = json.loads(raw)
-        except ValueError as exc:
-            bad.append(BadLine(n, f"not JSON ({exc.args[0][:80]})"))
+        except json.JSONDecodeError as exc:
+            bad.append(BadLine(n, f"not JSON ({exc.msg} at column {exc.colno})"))
+            continue
+        except ValueError:  # not UTF-8
+            bad.append(BadLine(n, "not UTF-8 text"))
             continue
         why = _bad_example(obj)
         if why:

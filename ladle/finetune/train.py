@@ -37,12 +37,14 @@ class Hyper:
     max_steps: int | None = None  # overrides epochs
     max_length: int = 1024
     seed: int = 0
+    layers: int | None = None  # LoRA on the top N layers only (backward stops below them); None: all
 
     def as_dict(self) -> dict:
         return {"epochs": self.epochs, "learning_rate": self.learning_rate, "rank": self.rank,
                 "alpha": self.alpha or 2 * self.rank, "dropout": self.dropout, "batch_size": self.batch_size,
                 "max_steps": self.max_steps, "max_length": self.max_length, "seed": self.seed,
-                "target_modules": TARGETS, "optimizer": "adamw", "schedule": "linear"}  # fmt: skip
+                "layers": self.layers, "target_modules": TARGETS, "optimizer": "adamw",
+                "schedule": "linear warm-up 10%, linear decay"}  # fmt: skip
 
 
 @dataclass
@@ -134,6 +136,9 @@ def encode(tok, ex: Example, max_length: int) -> tuple[list[int], list[int]]:
 
 
 def _batch(torch, rows: list[tuple[list[int], list[int]]], pad: int):
+    """Right-padded ids, labels (-100 but on answers) and mask, and the columns whose logits the loss
+    needs (the answers' span, shifted by one): the vocabulary projection of every prompt position
+    would be most of the work for nothing."""
     width = max(len(ids) for ids, _ in rows)
     ids = torch.full((len(rows), width), pad, dtype=torch.long)
     labels = torch.full((len(rows), width), -100, dtype=torch.long)
@@ -142,7 +147,17 @@ def _batch(torch, rows: list[tuple[list[int], list[int]]], pad: int):
         ids[i, : len(x)] = torch.tensor(x)
         labels[i, : len(y)] = torch.tensor(y)
         mask[i, : len(x)] = 1
-    return ids, labels, mask
+    answered = (labels != -100).any(0).nonzero().flatten()
+    keep = torch.arange(max(int(answered.min()) - 1, 0), int(answered.max()))  # position t predicts t + 1
+    return ids, labels, mask, keep
+
+
+def answer_loss(torch, model, ids, labels, mask, keep, reduction: str = "mean"):
+    """Cross-entropy over the answer tokens only; also the logits and targets it used."""
+    logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=keep).logits
+    target = labels[:, keep + 1]
+    loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2), target, ignore_index=-100, reduction=reduction)
+    return loss, logits, target
 
 
 def validate(torch, model, rows, pad: int, batch_size: int) -> dict:
@@ -153,12 +168,8 @@ def validate(torch, model, rows, pad: int, batch_size: int) -> dict:
     losses, exact = [], 0
     with torch.no_grad():
         for start in range(0, len(rows), batch_size):
-            ids, labels, mask = _batch(torch, rows[start : start + batch_size], pad)
-            logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
-            target = labels[:, 1:]
-            loss = torch.nn.functional.cross_entropy(
-                logits.transpose(1, 2), target, ignore_index=-100, reduction="none"
-            )
+            loss, logits, target = answer_loss(torch, model, *_batch(torch, rows[start : start + batch_size], pad),
+                                               reduction="none")  # fmt: skip
             counted = target != -100
             losses.extend((loss.sum(1) / counted.sum(1).clamp(min=1)).tolist())
             right = (logits.argmax(-1) == target) | ~counted
@@ -185,8 +196,10 @@ def train(
     tok = AutoTokenizer.from_pretrained(base_dir)
     model = AutoModelForCausalLM.from_pretrained(base_dir, torch_dtype=torch.float32)
     fix_tokens(tok, model)
+    n = model.config.num_hidden_layers
+    top = list(range(n - hp.layers, n)) if hp.layers and hp.layers < n else None
     model = get_peft_model(model, LoraConfig(r=hp.rank, lora_alpha=hp.alpha or 2 * hp.rank, lora_dropout=hp.dropout,
-                                             target_modules=TARGETS, task_type="CAUSAL_LM"))  # fmt: skip
+                                             target_modules=TARGETS, layers_to_transform=top, task_type="CAUSAL_LM"))  # fmt: skip
     pad = tok.pad_token_id
     enc = [encode(tok, ex, hp.max_length) for ex in train_rows]
     val = [encode(tok, ex, hp.max_length) for ex in val_rows]
@@ -211,8 +224,7 @@ def train(
             order += more
         picked, order = order[: hp.batch_size], order[hp.batch_size :]
         rows = [enc[i] for i in picked]
-        ids, labels, mask = _batch(torch, rows, pad)
-        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        loss = answer_loss(torch, model, *_batch(torch, rows, pad))[0]
         loss.backward()
         opt.step()
         sched.step()

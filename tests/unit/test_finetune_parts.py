@@ -25,7 +25,7 @@ def test_chat_jsonl_is_read_and_each_bad_line_is_named():
     rows, bad = data.parse_jsonl("\n".join(lines).encode())
     assert rows == [GOOD]
     assert [str(b) for b in bad] == [
-        "line 3: not JSON (Expecting property name enclosed in double quotes)",
+        "line 3: not JSON (Expecting property name enclosed in double quotes at column 2)",
         "line 4: needs a non-empty `messages` list",
         "line 5: the last message must be the assistant's answer",
         "line 6: message 0: role must be system, user or assistant",

@@ -13,6 +13,7 @@ DESIGN_TOPICS = {
     "prompts": 1,
     "eval.runs": 1,
     "eval.items": 3,
+    "finetune.jobs": 1,
 }
 
 
