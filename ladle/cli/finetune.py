@@ -24,11 +24,24 @@ def print_progress(p) -> None:
               f"{_clock(p.elapsed_s)} left {_clock(p.eta_s)}", highlight=False)  # fmt: skip
 
 
-def register(app: typer.Typer, _bench_app: typer.Typer) -> None:
+def bench_finetune(
+    examples: Annotated[int, typer.Option(min=1, help="Training examples (food-group-train repeated).")] = 200,
+    items: Annotated[int, typer.Option(min=1, help="Golden rows each serving side answers.")] = 20,
+) -> None:
+    """Training tokens/s and wall time for N examples; serving tokens/s adapter and merged vs the base model."""
+    from benchmarks import finetune as bench
+    from shared.settings import ladle_settings
+
+    for line in bench.run(ladle_settings(), examples, items, console=err):
+        out.print(json.dumps(line), highlight=False, soft_wrap=True)
+
+
+def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     ft = typer.Typer(help="Fine-tuning: a LoRA adapter on the use case's own open model learns its labels.",
                      no_args_is_help=True)  # fmt: skip
     app.add_typer(ft, name="finetune")
     register_jobs(ft)
+    bench_app.command("finetune")(bench_finetune)
 
     @ft.command("create")
     def create_(
@@ -43,6 +56,8 @@ def register(app: typer.Typer, _bench_app: typer.Typer) -> None:
         max_steps: Annotated[int | None, typer.Option(min=1, help="Stop after N optimizer steps "
                              "(overrides --epochs).")] = None,
         batch_size: Annotated[int, typer.Option(min=1)] = 8,
+        layers: Annotated[int | None, typer.Option(min=1, help="LoRA on the top N layers only: the backward pass "
+                          "stops below them (about 2x faster on CPU with 10 of 30); default: every layer.")] = None,
         name: Annotated[str | None, typer.Option(help="Adapter name; default: the use case's.")] = None,
         merge: Annotated[bool, typer.Option(help="Also write the merged model (q8_0 GGUF): llama.cpp's fast "
                          "path.")] = True,
@@ -65,7 +80,7 @@ def register(app: typer.Typer, _bench_app: typer.Typer) -> None:
         opts = Options(use_case, specs, base=base, name=name, merge=merge, gate=gate, threads=threads,
                        into=Path(into) if into else None,
                        hyper=Hyper(epochs=epochs, learning_rate=learning_rate, rank=rank, max_steps=max_steps,
-                                   batch_size=batch_size))  # fmt: skip
+                                   batch_size=batch_size, layers=layers))  # fmt: skip
         from ladle.finetune import jobs
         from schemas import FineTuneJob
 

@@ -1,6 +1,6 @@
 """Fine-tuning jobs as events: every status change and progress report goes onto finetune.jobs (the
 sink lands it in ClickHouse's finetune_jobs) when a broker answers, and into the job's folder under
-<LADLE_DATA_DIR>/finetune/jobs/ (the latest status, the event log), which `ladle finetune
+<LADLE_DATA_DIR>/finetune/jobs/ (job.json: the job as its latest event has it; events.jsonl), which `ladle finetune
 list|show|cancel` and the gateway read.
 
 Cancel: a marker file the training loop checks between steps. A job found running (or queued)
@@ -62,10 +62,9 @@ class Publisher:
         folder.mkdir(parents=True, exist_ok=True)
         with open(folder / "events.jsonl", "a") as f:
             f.write(job.model_dump_json() + "\n")
-        if job.kind == "status":
-            tmp = folder / "job.json.tmp"
-            tmp.write_text(job.model_dump_json())
-            tmp.replace(folder / "job.json")
+        tmp = folder / "job.json.tmp"  # the job as its latest event has it (status, step, loss)
+        tmp.write_text(job.model_dump_json())
+        tmp.replace(folder / "job.json")
         if self._producer is not None:
             from shared.runtime import codec
 
