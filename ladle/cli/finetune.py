@@ -46,8 +46,13 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     @ft.command("create")
     def create_(
         use_case: Annotated[str, typer.Option(help="The use case whose prompt and answers the model learns.")],
-        labels: Annotated[list[str], typer.Option("--labels", help="A label source (repeat, or comma-separated): "
-                          "a train dataset (food-group-train) or golden-format file, `accepted`, `review`.")],
+        labels: Annotated[list[str] | None, typer.Option("--labels", help="A label source (repeat, or "
+                          "comma-separated): a train dataset (food-group-train) or golden-format file, `accepted`, "
+                          "`review`.")] = None,
+        training_file: Annotated[str | None, typer.Option(help="Chat-format JSONL (OpenAI's fine-tuning format) "
+                                 "instead of --labels.")] = None,
+        job_id: Annotated[str | None, typer.Option(help="Run as this job (the gateway made its record).")] = None,
+        team: Annotated[str, typer.Option(help="The team the job is for (the gateway's).")] = "",
         base: Annotated[str | None, typer.Option(help="Base GGUF (path or package:NAME); default: the use "
                         "case's model_path.")] = None,
         epochs: Annotated[int, typer.Option(min=1)] = 3,
@@ -74,19 +79,29 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         from ladle.cli.eval import progress_bar
         from ladle.finetune.create import Options, create
         from ladle.finetune.train import Hyper
+        from shared.finetune.files import parse_jsonl
+        from shared.runtime.errors import UserError
         from shared.settings import ladle_settings
 
-        specs = [s.strip() for spec in labels for s in spec.split(",") if s.strip()]
+        specs = [s.strip() for spec in labels or [] for s in spec.split(",") if s.strip()]
+        if bool(specs) == bool(training_file):
+            raise UserError("give --labels SOURCE or --training-file FILE.jsonl (one of them)")
+        rows = None
+        if training_file:
+            rows, bad = parse_jsonl(Path(training_file).read_bytes())
+            if bad:
+                raise UserError(f"{training_file} {bad[0]}" + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""))
         opts = Options(use_case, specs, base=base, name=name, merge=merge, gate=gate, threads=threads,
                        into=Path(into) if into else None,
                        hyper=Hyper(epochs=epochs, learning_rate=learning_rate, rank=rank, max_steps=max_steps,
                                    batch_size=batch_size, layers=layers))  # fmt: skip
-        from ladle.finetune import jobs
         from schemas import FineTuneJob
+        from shared.finetune import jobs
 
         ladle = ladle_settings()
-        job = FineTuneJob(job_id=jobs.new_job_id(), status="validating_files", use_case=use_case,
-                          training_files=specs, hyperparameters=opts.hyper.as_dict(), base_model=base or "")  # fmt: skip
+        job = FineTuneJob(job_id=job_id or jobs.new_job_id(), status="validating_files", use_case=use_case,
+                          training_files=specs or [training_file], hyperparameters=opts.hyper.as_dict(),
+                          base_model=base or "", team=team)  # fmt: skip
         err.print(f"job {job.job_id}", highlight=False)
         with progress_bar("gate") as bar:
             task = bar.add_task("", total=None, visible=False)
@@ -99,7 +114,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
                     print_progress(p)
                     progress(p)
 
-                made = create(opts, ladle, say=lambda s: err.print(s, highlight=False), progress=both,
+                made = create(opts, ladle, say=lambda s: err.print(s, highlight=False), progress=both, rows=rows,
                               gate_progress=on_gate, started=started, cancelled=cancelled)  # fmt: skip
                 folders.append(made[1])
                 return made[0]
@@ -145,7 +160,7 @@ def register_jobs(ft: typer.Typer) -> None:
     @ft.command("list")
     def list_() -> None:
         """Fine-tuning jobs, oldest first (a job whose process died is marked failed first)."""
-        from ladle.finetune import jobs
+        from shared.finetune import jobs
         from shared.settings import ladle_settings
 
         ladle = ladle_settings()
@@ -160,7 +175,7 @@ def register_jobs(ft: typer.Typer) -> None:
     @ft.command("show")
     def show(job_id: str) -> None:
         """A job's state and its events (statuses and progress), as JSON lines."""
-        from ladle.finetune import jobs
+        from shared.finetune import jobs
         from shared.settings import ladle_settings
 
         ladle = ladle_settings()
@@ -171,7 +186,7 @@ def register_jobs(ft: typer.Typer) -> None:
     @ft.command("cancel")
     def cancel(job_id: str) -> None:
         """Stop a job at its next step (it is marked cancelled)."""
-        from ladle.finetune import jobs
+        from shared.finetune import jobs
         from shared.settings import ladle_settings
 
         job = jobs.cancel(ladle_settings(), job_id)

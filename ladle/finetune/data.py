@@ -1,20 +1,18 @@
 """Training examples in OpenAI's chat format, rendered exactly as the enricher sends them: the use
 case's prompt (system and user message, the taxonomy listed) and, as the assistant's answer, the
-JSON object the engine must produce. The same format `POST /v1/files` takes."""
+JSON object the engine must produce. The same format `POST /v1/files` takes (shared.finetune.files checks it)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import random
-from dataclasses import dataclass
 
 from ladle.cascade.labels import TrainingItem
 from ladle.eval.datasets import Row
+from shared.finetune.files import Example
 from shared.runtime.errors import UserError
 from shared.taxonomy import Taxonomy
-
-Example = dict  # {"messages": [{"role": ..., "content": ...}, ...]}
 
 
 def answer(labels: dict, taxonomy: Taxonomy) -> str | None:
@@ -49,54 +47,6 @@ def split(rows: list[Example], share: float, seed: int = 0) -> tuple[list[Exampl
     n_val = min(max(round(len(rows) * share), 1 if len(rows) > 1 and share > 0 else 0), len(rows) - 1)
     val = {order[i] for i in range(n_val)}
     return [r for i, r in enumerate(rows) if i not in val], [r for i, r in enumerate(rows) if i in val]
-
-
-@dataclass
-class BadLine:
-    line: int
-    why: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.why}"
-
-
-def parse_jsonl(data: bytes) -> tuple[list[Example], list[BadLine]]:
-    """Chat-format JSONL (OpenAI's fine-tuning format): every line an object with ``messages``, a list
-    of {role, content} ending with the assistant's answer. Blank lines are skipped."""
-    rows: list[Example] = []
-    bad: list[BadLine] = []
-    for n, raw in enumerate(data.splitlines(), 1):
-        if not raw.strip():
-            continue
-        try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            bad.append(BadLine(n, f"not JSON ({exc.msg} at column {exc.colno})"))
-            continue
-        except ValueError:  # not UTF-8
-            bad.append(BadLine(n, "not UTF-8 text"))
-            continue
-        why = _bad_example(obj)
-        if why:
-            bad.append(BadLine(n, why))
-        else:
-            rows.append({"messages": [{"role": m["role"], "content": m["content"]} for m in obj["messages"]]})
-    return rows, bad
-
-
-def _bad_example(obj: object) -> str | None:
-    if not isinstance(obj, dict) or not isinstance(obj.get("messages"), list) or not obj["messages"]:
-        return "needs a non-empty `messages` list"
-    for i, m in enumerate(obj["messages"]):
-        if not isinstance(m, dict) or m.get("role") not in ("system", "user", "assistant"):
-            return f"message {i}: role must be system, user or assistant"
-        if not isinstance(m.get("content"), str):
-            return f"message {i}: content must be a string"
-    if obj["messages"][-1]["role"] != "assistant":
-        return "the last message must be the assistant's answer"
-    if not any(m["role"] == "user" for m in obj["messages"]):
-        return "no user message"
-    return None
 
 
 def sha256(rows: list[Example]) -> str:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ladle.finetune.data import Example
+from shared.finetune.jobs import Cancelled
 from shared.runtime.errors import UserError
 
 END_OF_TURN = "<|im_end|>"
@@ -72,10 +73,6 @@ class Trained:
     @property
     def tokens_per_s(self) -> float:
         return self.tokens / self.seconds if self.seconds else 0.0
-
-
-class Cancelled(Exception):
-    """Training stopped because a cancel was asked for."""
 
 
 def sha256_file(path: Path) -> str:

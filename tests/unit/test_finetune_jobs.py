@@ -1,4 +1,4 @@
-"""Fine-tuning jobs' life cycle (ladle.finetune.jobs) with a fake training function: OpenAI's statuses
+"""Fine-tuning jobs' life cycle (shared.finetune.jobs) with a fake training function: OpenAI's statuses
 in order with progress events between, cancel at the next step, and a job whose process died marked
 failed by the next start. No broker: the events go to the job's folder only (Publisher(publish=False))."""
 
@@ -10,9 +10,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from ladle.finetune import jobs
-from ladle.finetune.train import Cancelled, Progress
+from ladle.finetune.train import Progress
 from schemas import FineTuneJob
+from shared.finetune import jobs
+from shared.finetune.jobs import Cancelled
 from shared.runtime.errors import UserError
 from shared.settings import LadleSettings
 
@@ -78,7 +79,9 @@ def test_a_job_whose_process_died_is_marked_failed_on_the_next_start(tmp_path):
     pub = jobs.Publisher(ladle, publish=False)
     dead = subprocess.Popen(["true"])
     dead.wait()
-    job = pub.emit(new_job(ladle).model_copy(update={"status": "running", "owner": f"{socket.gethostname()}:{dead.pid}"}))
+    job = pub.emit(
+        new_job(ladle).model_copy(update={"status": "running", "owner": f"{socket.gethostname()}:{dead.pid}"})
+    )
     elsewhere = pub.emit(new_job(ladle).model_copy(update={"status": "running", "owner": "other-host:1"}))
     marked = jobs.reap(ladle, pub)
     assert [(j.job_id, j.status) for j in marked] == [(job.job_id, "failed")]

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from ladle.finetune import data
+from shared.finetune.files import parse_jsonl
 from shared.finetune.registry import AdapterCard, AdapterRegistry
 from shared.runtime.errors import UserError
 
@@ -22,7 +23,7 @@ def test_chat_jsonl_is_read_and_each_bad_line_is_named():
              json.dumps({"messages": [{"role": "tool", "content": "u"}, {"role": "assistant", "content": "a"}]}),
              json.dumps({"messages": [{"role": "user", "content": 3}, {"role": "assistant", "content": "a"}]}),
              json.dumps({"messages": [{"role": "system", "content": "s"}, {"role": "assistant", "content": "a"}]})]  # fmt: skip
-    rows, bad = data.parse_jsonl("\n".join(lines).encode())
+    rows, bad = parse_jsonl("\n".join(lines).encode())
     assert rows == [GOOD]
     assert [str(b) for b in bad] == [
         "line 3: not JSON (Expecting property name enclosed in double quotes at column 2)",

@@ -1,4 +1,4 @@
-"""Fine-tuning jobs as events: every status change and progress report goes onto finetune.jobs (the
+"""Fine-tuning jobs as events (`ladle finetune`, the gateway's /v1/fine_tuning/jobs): every status change and progress report goes onto finetune.jobs (the
 sink lands it in ClickHouse's finetune_jobs) when a broker answers, and into the job's folder under
 <LADLE_DATA_DIR>/finetune/jobs/ (job.json: the job as its latest event has it; events.jsonl), which `ladle finetune
 list|show|cancel` and the gateway read.
@@ -62,9 +62,7 @@ class Publisher:
         folder.mkdir(parents=True, exist_ok=True)
         with open(folder / "events.jsonl", "a") as f:
             f.write(job.model_dump_json() + "\n")
-        tmp = folder / "job.json.tmp"  # the job as its latest event has it (status, step, loss)
-        tmp.write_text(job.model_dump_json())
-        tmp.replace(folder / "job.json")
+        self.save(job)
         if self._producer is not None:
             from shared.runtime import codec
 
@@ -72,20 +70,34 @@ class Publisher:
             self._producer.poll(0)
         return job
 
+    def save(self, job: FineTuneJob) -> FineTuneJob:
+        """job.json: the job as its latest event has it (status, step, loss, owner)."""
+        folder = jobs_dir(self.ladle) / job.job_id
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f"job.json.{os.getpid()}.tmp"
+        tmp.write_text(job.model_dump_json())
+        tmp.replace(folder / "job.json")
+        return job
+
     def close(self) -> None:
         if self._producer is not None:
             self._producer.flush(30)
+
+
+class Cancelled(Exception):
+    """Training stopped because a cancel was asked for."""
 
 
 def run(ladle: LadleSettings, job: FineTuneJob, work, *, publisher: Publisher | None = None):
     """Run ``work(started, progress, cancelled)`` as the job: validating_files, queued, running (when
     ``started`` is called), progress events, then succeeded (``work`` returns the adapter card),
     cancelled or failed. Returns the card, or raises what ``work`` raised after marking the job."""
-    from ladle.finetune.train import Cancelled
-
     pub = publisher or Publisher(ladle)
     reap(ladle, pub)
-    job = pub.emit(job.model_copy(update={"status": "validating_files", "owner": owner()}))
+    if (jobs_dir(ladle) / job.job_id / "job.json").is_file():  # the gateway recorded it: this process owns it now
+        job = pub.save(load(ladle, job.job_id).model_copy(update={"owner": owner()}))
+    else:
+        job = pub.emit(job.model_copy(update={"status": "validating_files", "owner": owner()}))
     last = {"progress": None}
 
     def started() -> None:
