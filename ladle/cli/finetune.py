@@ -125,6 +125,17 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         out.print(json.dumps(summary(card)), highlight=False, soft_wrap=True)
         out.print(f"{card.ref} written to {folder}; serve it with `lora: {card.ref}` in a use case", highlight=False)
 
+    @ft.command("merge")
+    def merge_(ref: Annotated[str, typer.Argument(help="NAME@VERSION (or NAME@LABEL).")]) -> None:
+        """Merge a version's adapter into its base (q8_0 GGUF in the data dir): llama.cpp's fast path for a
+        version that ships with its adapter only."""
+        from ladle.finetune.create import merge_version
+        from shared.settings import ladle_settings
+
+        path = merge_version(ref, ladle_settings(), say=lambda s: err.print(s, highlight=False))
+        out.print(f"{ref}: {path} ({path.stat().st_size / 1e6:.0f} MB); the llama.cpp engine serves it now",
+                  highlight=False)  # fmt: skip
+
     @ft.command("adapters")
     def adapters(name: Annotated[str | None, typer.Argument(help="Only this adapter.")] = None) -> None:
         """Every adapter version: use case, base, examples, validation and gate scores."""

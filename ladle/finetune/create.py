@@ -103,10 +103,10 @@ def create(
         folder.mkdir(parents=True, exist_ok=False)
         say("converting the adapter to GGUF")
         convert.adapter_to_gguf(work / "peft", base_dir, folder / ADAPTER)
-        # What is too big to ship (the PEFT folder vLLM loads, the merged model) stays in the data dir.
+        shutil.copytree(work / "peft", folder / PEFT)
+        # The merged model is too big to ship: it stays in the data dir's folder of the version.
         local = registry.local_dir(name, version)
         local.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(work / "peft", local / PEFT, dirs_exist_ok=True)
         if opts.merge:
             from ladle.finetune.train import save_merged
 
@@ -135,6 +135,27 @@ def create(
         card.gate = score_gate(uc.name, card.ref, ladle, settings, gate_progress)
         write_card(folder, card)
     return card, folder
+
+
+def merge_version(ref: str, ladle: LadleSettings, say: Say = lambda _s: None) -> Path:
+    """The merged q8_0 model of a version (e.g. one that ships: adapter and PEFT folder only), written to
+    the data dir's folder of that version, where the llama.cpp engine looks for it."""
+    from ladle.finetune.train import merge_peft
+
+    registry = AdapterRegistry(ladle.data_dir)
+    card = registry.card(ref)
+    root = Path(ladle.data_dir) / "finetune"
+    base_dir = prepare_base(Path(resolve_gguf(card.base)), root / ".base", say)
+    local = registry.local_dir(card.name, card.version)
+    local.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"merge-{card.name}-", dir=root))
+    try:
+        say(f"merging {card.ref} into {card.base_gguf} and converting it (q8_0)")
+        convert.model_to_gguf(merge_peft(base_dir, registry.peft_dir(ref), work / "merged"), work / MERGED)
+        (work / MERGED).replace(local / MERGED)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return local / MERGED
 
 
 def write_card(folder: Path, card: AdapterCard) -> None:

@@ -246,4 +246,28 @@ def save_merged(trained: Trained, base_dir: Path, out_dir: Path) -> Path:
     fix_tokens(tok, merged)
     merged.save_pretrained(out_dir)
     tok.save_pretrained(out_dir)
+    byte_level_bpe(out_dir / "tokenizer.json")
     return out_dir
+
+
+def merge_peft(base_dir: Path, peft_dir: Path, out_dir: Path) -> Path:
+    """A saved PEFT adapter merged into the base, as a Hugging Face folder."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
+    return save_merged(Trained(peft_dir, 0, 0, 0.0, 0.0, model=PeftModel.from_pretrained(model, peft_dir)), base_dir,
+                       out_dir)  # fmt: skip
+
+
+def byte_level_bpe(path: Path) -> None:
+    """transformers' GGUF reader marks SmolLM2's byte-level BPE ``byte_fallback`` (meaningless with a
+    ByteLevel pre-tokenizer, which covers every byte); convert_hf_to_gguf then writes it as a
+    SentencePiece vocabulary, which llama.cpp aborts on. Unmarked, it is written as the GPT-2 BPE it is."""
+    import json
+
+    data = json.loads(path.read_text())
+    if data.get("model", {}).get("type") == "BPE" and data["model"].get("byte_fallback"):
+        data["model"]["byte_fallback"] = False
+        path.write_text(json.dumps(data, ensure_ascii=False))

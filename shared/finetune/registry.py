@@ -1,11 +1,11 @@
 """Versioned LoRA adapters (the pattern is shared.versions'): shipped ones in
 deploy/finetune/NAME/vN/, trained ones under <LADLE_DATA_DIR>/finetune/NAME/vN/.
 
-A version folder holds card.json and adapter.gguf (the unmerged adapter: several share one base in
-llama.cpp). What is too big to ship stays in the data dir's folder of that version,
-<LADLE_DATA_DIR>/finetune/NAME/vN/, where it was made: merged.gguf (the adapter merged into the base
-at q8_0: the fast path; an unmerged adapter costs llama.cpp several times the CPU per request) and
-peft/ (the PEFT adapter vLLM loads).
+A version folder holds card.json, adapter.gguf (the unmerged adapter: several share one base in
+llama.cpp) and peft/ (the PEFT adapter: vLLM loads it, `ladle finetune merge` merges it). The merged
+model, too big to ship, lives in the data dir's folder of that version,
+<LADLE_DATA_DIR>/finetune/NAME/vN/merged.gguf (the adapter merged into the base at q8_0: the fast
+path; an unmerged adapter costs llama.cpp more CPU per request).
 """
 
 from __future__ import annotations
@@ -91,10 +91,10 @@ class AdapterRegistry(VersionedRegistry):
     def peft_dir(self, ref: str) -> Path:
         """The PEFT folder (vLLM's LoRA format) of a version made here."""
         entry = self.entry(ref)
-        path = self.local_dir(entry.path.parent.name, entry.version) / PEFT
-        if not (path / "adapter_config.json").is_file():
-            raise UserError(f"adapter {ref} has no PEFT folder here ({path}): it is kept where it was trained")
-        return path
+        for path in (entry.path / PEFT, self.local_dir(entry.path.parent.name, entry.version) / PEFT):
+            if (path / "adapter_config.json").is_file():
+                return path
+        raise UserError(f"adapter {ref} has no PEFT folder ({entry.path / PEFT}): it is kept where it was trained")
 
     def local_dir(self, name: str, version: int) -> Path:
         """The data dir's folder of a version (shipped or not): its merged model and PEFT folder."""

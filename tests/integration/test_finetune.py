@@ -35,14 +35,14 @@ def trained(tmp_path_factory):
     said: list[str] = []
     steps: list = []
     opts = Options("food-group", [str(tmp / "tiny.jsonl")], hyper=Hyper(max_steps=2, batch_size=2, rank=4),
-                   gate=False)  # fmt: skip
+                   gate=False, name="fg-tiny")  # fmt: skip
     card, folder = create(opts, ladle, say=said.append, progress=steps.append)
     return ladle, card, folder, said, steps, [json.loads(r) for r in rows]
 
 
 def test_a_few_steps_make_a_registered_adapter_with_its_card(trained):
     ladle, card, folder, said, steps, rows = trained
-    assert card.ref == "food-group@1" and folder == ladle.data_dir / "finetune" / "food-group" / "v1"
+    assert card.ref == "fg-tiny@1" and folder == ladle.data_dir / "finetune" / "fg-tiny" / "v1"
     assert (card.examples, card.validation_examples) == (4, 1)
     assert [p.step for p in steps] == [1, 2] and all(p.steps == 2 and p.tokens > 0 for p in steps)
     assert card.train["steps"] == 2 and card.train["tokens"] == steps[-1].tokens
@@ -56,23 +56,23 @@ def test_a_few_steps_make_a_registered_adapter_with_its_card(trained):
     assert (folder / "peft" / "adapter_config.json").is_file()
     assert "4 training examples, 1 held out for validation" in said
     reg = AdapterRegistry(ladle.data_dir)
-    assert reg.card("food-group@1") == card
-    assert reg.serving("food-group@1").model_path == str(folder / "merged.gguf")
-    assert reg.serving("food-group@1", merged=False).lora_path == str(folder / "adapter.gguf")
+    assert reg.card("fg-tiny@1").model_dump(mode="json") == card.model_dump(mode="json")
+    assert reg.serving("fg-tiny@1").model_path == str(folder / "merged.gguf")
+    assert reg.serving("fg-tiny@1", merged=False).lora_path == str(folder / "adapter.gguf")
 
 
 def test_training_examples_are_the_engines_own_prompt_and_answer(trained):
+    from ladle.cascade.labels import TrainingItem
+    from ladle.eval.datasets import Row
     from ladle.eval.run import UseCasePath
+    from schemas import CatalogItem
 
     ladle, *_, rows = trained
     path = UseCasePath("food-group", ladle, cascade="off", guardrails=False)
-    from ladle.cascade.labels import TrainingItem
-    from schemas import CatalogItem
-
     items = [TrainingItem(CatalogItem.model_validate(r["item"]), r["expected"]) for r in rows[:2]]
     out, skipped = data.examples(items, path, path.taxonomy)
     assert skipped == 0 and len(out) == 2
-    job = path.tagger.job(data.Row(0, items[0].item.item_id, items[0].item, {}).change())
+    job = path.tagger.job(Row(0, items[0].item.item_id, items[0].item, {}).change())
     assert out[0]["messages"][:-1] == job.messages
     assert out[0]["messages"][-1] == {
         "role": "assistant",
