@@ -30,7 +30,7 @@ from workers.sink.worker import ClickHouseSink
 pytestmark = pytest.mark.integration
 
 RAW_COUNTS = {"llm_calls": 10, "enrichment_results": 3, "guarded_results": 3, "guardrail_verdicts": 4,
-              "catalog_embedded": 6, "dead_letters": 3, "eval_runs": 1, "eval_items": 2}  # fmt: skip
+              "catalog_embedded": 6, "dead_letters": 3, "eval_runs": 1, "eval_items": 2, "finetune_jobs": 2}  # fmt: skip
 # Everything the views say about the sample, worked out by hand (see sample.py).
 SAMPLE_AGGREGATES = {
     "cost": (10, 1, 1, 5710, 1260, 1000, Decimal("0.503438334")),

@@ -62,7 +62,7 @@ def test_every_sample_event_maps_to_a_row_of_its_table_and_converts_to_arrow(pri
         by_table.setdefault(spec.table, []).append(row)
     assert {t: len(r) for t, r in by_table.items()} == {
         "llm_calls": 10, "enrichment_results": 3, "guardrail_verdicts": 4, "guarded_results": 3,
-        "catalog_embedded": 6, "dead_letters": 3, "eval_runs": 1, "eval_items": 2,
+        "catalog_embedded": 6, "dead_letters": 3, "eval_runs": 1, "eval_items": 2, "finetune_jobs": 2,
     }  # fmt: skip
     for spec in tables.TABLES:
         data = spec.to_arrow(by_table[spec.table])
@@ -138,10 +138,10 @@ def test_duplicates_inside_pending_rows_are_dropped_before_staging(pricing):
     batch = [record(t, e, i) for i, (t, e) in enumerate(sample_events(NOW))]
     sink.process_batch(batch)
     sink.process_batch(batch)
-    assert sink.pending_rows() == len(batch) == 32
+    assert sink.pending_rows() == len(batch) == 34
     sink.flush()
     inserts = dict(arg for kind, arg in store.calls if kind == "insert")
-    assert inserts["_ladle_stage_llm_calls"] == 10 and sum(inserts.values()) == 32
+    assert inserts["_ladle_stage_llm_calls"] == 10 and sum(inserts.values()) == 34
     assert sink.pending_rows() == 0
 
 
