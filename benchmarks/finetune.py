@@ -24,7 +24,7 @@ def run(ladle: LadleSettings, examples: int = 200, items: int = 20, use_case: st
     from ladle.eval import datasets
     from ladle.finetune import convert
     from ladle.finetune.create import Options, base_gguf, examples_for
-    from ladle.finetune.train import Hyper, prepare_base, save_merged, train
+    from ladle.finetune.train import BASE_CACHE, Hyper, prepare_base, save_merged, train
     from shared.finetune.registry import ADAPTER, MERGED
     from workers.enricher.engines import make_engine
     from workers.enricher.engines.base import EngineRequest
@@ -41,7 +41,8 @@ def run(ladle: LadleSettings, examples: int = 200, items: int = 20, use_case: st
     rows = [rows[i % len(rows)] for i in range(examples)]
     gguf = base_gguf(opts, uc)
     root = Path(ladle.data_dir) / "finetune"
-    base_dir = prepare_base(gguf, root / ".base", say)
+    root.mkdir(parents=True, exist_ok=True)
+    base_dir = prepare_base(gguf, BASE_CACHE, say)
     work = Path(tempfile.mkdtemp(prefix="bench-", dir=root))
     try:
         hp = Hyper(epochs=1)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ladle.cascade.labels import golden_ids, merge, read_source
 from ladle.finetune import convert, data
-from ladle.finetune.train import Hyper, Progress, prepare_base, sha256_file, train
+from ladle.finetune.train import BASE_CACHE, Hyper, Progress, prepare_base, sha256_file, train
 from shared.finetune.registry import ADAPTER, MERGED, PEFT, AdapterCard, AdapterRegistry
 from shared.gguf import resolve_gguf
 from shared.runtime.errors import UserError
@@ -88,7 +88,8 @@ def create(
     say(f"{len(train_rows)} training examples, {len(val_rows)} held out for validation")
     gguf = base_gguf(opts, uc)
     root = Path(ladle.data_dir) / "finetune"
-    base_dir = prepare_base(gguf, root / ".base", say)
+    root.mkdir(parents=True, exist_ok=True)
+    base_dir = prepare_base(gguf, BASE_CACHE, say)
     registry = AdapterRegistry(ladle.data_dir)
     name = opts.name or uc.name
     version, folder = registry.next_version(name, opts.into)
@@ -145,7 +146,8 @@ def merge_version(ref: str, ladle: LadleSettings, say: Say = lambda _s: None) ->
     registry = AdapterRegistry(ladle.data_dir)
     card = registry.card(ref)
     root = Path(ladle.data_dir) / "finetune"
-    base_dir = prepare_base(Path(resolve_gguf(card.base)), root / ".base", say)
+    root.mkdir(parents=True, exist_ok=True)
+    base_dir = prepare_base(Path(resolve_gguf(card.base)), BASE_CACHE, say)
     local = registry.local_dir(card.name, card.version)
     local.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"merge-{card.name}-", dir=root))

@@ -22,8 +22,11 @@ from pathlib import Path
 from ladle.finetune.data import Example
 from shared.finetune.jobs import Cancelled
 from shared.runtime.errors import UserError
+from shared.settings import REPO_ROOT
 
 END_OF_TURN = "<|im_end|>"
+# Dequantized bases, keyed by their GGUF's hash: derived from installed files, like the rest of .cache.
+BASE_CACHE = REPO_ROOT / ".cache" / "finetune-base"
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
@@ -105,7 +108,12 @@ def prepare_base(gguf: Path, cache: Path, say: Callable[[str], None] = lambda _s
     tmp = out.with_name(out.name + f".tmp{os.getpid()}")
     model.save_pretrained(tmp)
     tok.save_pretrained(tmp)
-    tmp.rename(out)
+    try:
+        tmp.rename(out)
+    except OSError:  # another process made it meanwhile
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 

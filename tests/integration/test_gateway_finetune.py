@@ -73,12 +73,12 @@ def test_upload_train_poll_events_and_checkpoint_with_the_openai_client(gateway)
     f = client.files.create(file=("train.jsonl", chat_lines(5)), purpose="fine-tune")
     assert (f.object, f.purpose, f.status, f.bytes) == ("file", "fine-tune", "processed", len(chat_lines(5)))
     job = client.fine_tuning.jobs.create(model="food-group", training_file=f.id, hyperparameters={"batch_size": 2},
-                                         metadata={"max_steps": "2", "rank": "4", "merge": "false"})  # fmt: skip
+                                         suffix="fg-api", metadata={"max_steps": "2", "rank": "4", "merge": "false"})  # fmt: skip
     assert (job.status, job.model, job.training_file) == ("validating_files", "food-group", f.id)
     done = wait_for(client, job.id, {"succeeded", "failed", "cancelled"})
     log = (ladle.data_dir / "finetune" / "jobs" / job.id / "train.log").read_text()
     assert done.status == "succeeded", log[-2000:]
-    assert done.fine_tuned_model == "food-group@1" and done.trained_tokens > 0
+    assert done.fine_tuned_model == "fg-api@1" and done.trained_tokens > 0
     record = jobs.load(ladle, job.id)
     training_usd = Pricing.load().cost_for("SmolLM2-135M-Instruct", Usage(), seconds=record.machine_s)
     assert training_usd > 0 and gw.teams.ledgers["catalog"].spent_usd == training_usd  # charged once
@@ -89,8 +89,8 @@ def test_upload_train_poll_events_and_checkpoint_with_the_openai_client(gateway)
         "validating_files", "queued", "running", "step 1", "step 2", "succeeded"]  # fmt: skip
     assert events[1].type == "metrics" and events[1].data["total_steps"] == 2
     [ckpt] = client.fine_tuning.jobs.checkpoints.list(job.id).data
-    assert (ckpt.fine_tuned_model_checkpoint, ckpt.step_number) == ("food-group@1", 2)
-    assert AdapterRegistry(ladle.data_dir).serving("food-group@1").lora_path.endswith("adapter.gguf")
+    assert (ckpt.fine_tuned_model_checkpoint, ckpt.step_number) == ("fg-api@1", 2)
+    assert AdapterRegistry(ladle.data_dir).serving("fg-api@1").lora_path.endswith("adapter.gguf")
     assert [j.id for j in client.fine_tuning.jobs.list().data] == [job.id]
     answer = client.chat.completions.create(
         model=done.fine_tuned_model, max_tokens=24, temperature=0,
@@ -99,7 +99,7 @@ def test_upload_train_poll_events_and_checkpoint_with_the_openai_client(gateway)
         response_format={"type": "json_schema", "json_schema": {"name": "fg", "schema": {
             "type": "object", "properties": {"food_group": {"type": "string"}}, "required": ["food_group"]}}},
     )  # fmt: skip
-    assert answer.model == "food-group@1" and answer.usage.completion_tokens > 0
+    assert answer.model == "fg-api@1" and answer.usage.completion_tokens > 0
     assert isinstance(json.loads(answer.choices[0].message.content)["food_group"], str)
     assert gw.teams.ledgers["catalog"].spent_usd > training_usd  # the chat is priced as the base model
     assert clients["ads"].fine_tuning.jobs.list().data == []
