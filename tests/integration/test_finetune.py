@@ -100,3 +100,33 @@ def test_llama_cpp_loads_the_adapter_and_answers_the_use_case(trained, monkeypat
         assert taxonomy.check(json.loads(res.text))["food_group"] in taxonomy.fields["food_group"].values
     finally:
         engine.close()
+
+
+def test_promote_moves_a_label_only_through_the_use_cases_gate(trained, monkeypatch, tmp_path):
+    """A use case serving fg-tiny@production gates the move: refused below its minimum (the label stays
+    unset), then moved with the gate's verdict in the history; the kept gate run is reused."""
+    import yaml
+
+    from ladle.cascade.gate import promote
+
+    ladle, card, *_ = trained
+    spec = yaml.safe_load((REPO_ROOT / "deploy" / "enricher" / "use_cases.yaml").read_text())["use_cases"]
+    cases = tmp_path / "use_cases.yaml"
+
+    def gate_min(value: float) -> None:
+        gate = {"dataset": "food-group", "metric": "macro_f1", "field": "all", "min": value, "limit": 2}
+        uc = {**spec["food-group-finetuned"], "lora": "fg-tiny@production", "gate": gate}
+        cases.write_text(yaml.safe_dump({"use_cases": {"fg-tiny-uc": uc}}))
+
+    monkeypatch.setenv("LADLE_ENRICHER_USE_CASES_FILE", str(cases))
+    monkeypatch.setenv("LADLE_DATA_DIR", str(ladle.data_dir))
+    reg = AdapterRegistry(ladle.data_dir)
+    gate_min(1.0)
+    moved, verdicts = promote("fg-tiny", 1, "production", ladle, kind="lora", registry=reg)
+    assert not moved and [(v.use_case, v.passed) for v in verdicts] == [("fg-tiny-uc", False)]
+    assert "is below the gate's minimum 1" in verdicts[0].reason and reg.labels("fg-tiny") == {}
+    gate_min(0.0)
+    moved, verdicts = promote("fg-tiny", 1, "production", ladle, kind="lora", registry=reg)
+    assert moved and reg.labels("fg-tiny") == {"production": 1}
+    [move] = reg.history("fg-tiny")
+    assert (move.version, move.forced) == (1, False) and move.gate.startswith("fg-tiny-uc: passed: all macro_f1")
