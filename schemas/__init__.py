@@ -5,6 +5,7 @@ from schemas.catalog import CatalogChange, CatalogEmbedded, CatalogItem
 from schemas.dlq import DeadLetter
 from schemas.enrichment import EnrichmentResult, GuardedResult, PromptRef, Usage
 from schemas.eval import EvalItem, EvalMetric, EvalRun
+from schemas.finetune import FineTuneJob
 from schemas.guardrails import CheckOutcome, GuardrailVerdict
 from schemas.llm import LLMCall
 from schemas.prompts import PromptState, PromptVersion
@@ -24,6 +25,7 @@ EVENT_MODELS: dict[str, type[Event]] = {
         EvalRun,
         EvalItem,
         ReviewDecision,
+        FineTuneJob,
     )
 }
 
@@ -39,6 +41,7 @@ __all__ = [
     "EvalMetric",
     "EvalRun",
     "Event",
+    "FineTuneJob",
     "GuardedResult",
     "GuardrailVerdict",
     "LLMCall",

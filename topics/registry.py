@@ -17,6 +17,7 @@ from schemas import (
     EvalItem,
     EvalRun,
     Event,
+    FineTuneJob,
     GuardedResult,
     GuardrailVerdict,
     LLMCall,
@@ -90,6 +91,8 @@ _BASE = [
     TopicSpec("eval.items", EvalItem, "run_id", partitions=3, retention_ms=30 * DAY_MS),
     # A person's decisions on enrichment.review (the console): labels, so kept for good.
     TopicSpec("review.decisions", ReviewDecision, "item_id", partitions=3, retention_ms=-1),
+    # Fine-tuning jobs' statuses and progress (`ladle finetune`, the gateway's /v1/fine_tuning/jobs).
+    TopicSpec("finetune.jobs", FineTuneJob, "job_id", partitions=1, retention_ms=30 * DAY_MS),
 ]
 
 TOPICS: dict[str, TopicSpec] = {}

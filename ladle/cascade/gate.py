@@ -1,4 +1,4 @@
-"""The release gate for cascades: moving a label (`production`, ...) of cascade NAME evaluates the
+"""The release gate for cascades (and, the same way, fine-tuned adapters: a use case's `lora:`): moving a label (`production`, ...) of cascade NAME evaluates the
 candidate version in every use case that serves NAME@label and declares a gate, against the
 version the label points at now (kept runs of either are reused), as `ladle prompts promote`
 does for prompts. A retrained cascade serves only once it passes."""
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import getpass
 from dataclasses import dataclass
+from typing import Literal
 
 from rich.console import Console
 
@@ -26,33 +27,45 @@ class CascadeGateVerdict:
     reason: str
 
 
-def serving_use_cases(name: str, label: str, settings: EnricherSettings) -> list[UseCase]:
-    """Use cases whose `cascade:` is NAME@label (a bare NAME means its production label)."""
+Kind = Literal["cascade", "lora"]  # which field of a use case names the versioned artifact
+
+
+def serving_use_cases(name: str, label: str, settings: EnricherSettings, kind: Kind = "cascade") -> list[UseCase]:
+    """Use cases whose `cascade:` (or `lora:`) is NAME@label (a bare NAME means its production label)."""
     out = []
     for uc in load_use_cases(settings.use_cases_file).values():
-        if uc.cascade:
-            cname, _, clabel = uc.cascade.partition("@")
-            if cname == name and (clabel or DEFAULT_LABEL) == label:
+        ref = getattr(uc, kind)
+        if ref:
+            rname, _, rlabel = ref.partition("@")
+            if rname == name and (rlabel or DEFAULT_LABEL) == label:
                 out.append(uc)
     return out
 
 
-def gate_cascade(name: str, version: int, label: str, ladle: LadleSettings, *,
-                 console: Console | None = None) -> list[CascadeGateVerdict]:  # fmt: skip
-    """One verdict per gated use case that serves NAME@label (none: nothing guards the move)."""
+def _path(uc: UseCase, kind: Kind, ref: str, ladle: LadleSettings, settings: EnricherSettings) -> UseCasePath:
+    if kind == "cascade":
+        return UseCasePath(uc.name, ladle, cascade=ref, settings=settings)
+    path = UseCasePath(uc.name, ladle, settings=settings)
+    path.use_case = path.use_case.model_copy(update={"lora": ref})
+    return path
+
+
+def gate_versions(kind: Kind, name: str, version: int, label: str, current: int | None, ladle: LadleSettings, *,
+                  console: Console | None = None) -> list[CascadeGateVerdict]:  # fmt: skip
+    """One verdict per gated use case that serves NAME@label: the candidate version against the one the
+    label points at now (``current``), each scored on the use case's gate dataset (kept runs reused)."""
     from ladle.cli.eval import progress_bar
 
     settings = EnricherSettings()
-    current = CascadeRegistry(ladle.data_dir).labels(name).get(label)
     out = []
-    for uc in serving_use_cases(name, label, settings):
+    for uc in serving_use_cases(name, label, settings, kind):
         if uc.gate is None:
             continue
         runs = {}
         for which, v in (("production", current), ("candidate", version)):
             if v is None or (which == "production" and v == version):
                 continue
-            path = UseCasePath(uc.name, ladle, cascade=f"{name}@{v}", settings=settings)
+            path = _path(uc, kind, f"{name}@{v}", ladle, settings)
             try:
                 with progress_bar(f"gate {uc.name}: {name}@{v} ({which})") as bar:
                     t = bar.add_task("", total=None)
@@ -69,13 +82,15 @@ def gate_cascade(name: str, version: int, label: str, ladle: LadleSettings, *,
 
 
 def promote(name: str, version: int, label: str, ladle: LadleSettings, *, force: bool = False,
-            reason: str | None = None, console: Console | None = None) -> tuple[bool, list[CascadeGateVerdict]]:  # fmt: skip
-    """Move ``label`` to ``version`` through the gate. (moved, verdicts); refused moves change nothing."""
+            reason: str | None = None, console: Console | None = None, kind: Kind = "cascade",
+            registry=None) -> tuple[bool, list[CascadeGateVerdict]]:  # fmt: skip
+    """Move ``label`` to ``version`` through the gate. (moved, verdicts); refused moves change nothing.
+    ``kind`` "lora" with an AdapterRegistry promotes a fine-tuned adapter the same way."""
     if force and not reason:
-        raise UserError("--force needs --reason TEXT: the override is recorded in the cascade's history")
-    reg = CascadeRegistry(ladle.data_dir)
+        raise UserError(f"--force needs --reason TEXT: the override is recorded in the {kind}'s history")
+    reg = registry or CascadeRegistry(ladle.data_dir)
     reg.resolve(f"{name}@{version}")  # the version exists
-    verdicts = gate_cascade(name, version, label, ladle, console=console)
+    verdicts = gate_versions(kind, name, version, label, reg.labels(name).get(label), ladle, console=console)
     refused = [v for v in verdicts if not v.passed]
     if refused and not force:
         return False, verdicts

@@ -221,6 +221,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ladle.cli.eval",
     "ladle.cli.cascade",
     "ladle.cli.console",
+    "ladle.cli.finetune",
 )
 
 

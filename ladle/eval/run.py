@@ -66,6 +66,7 @@ class UseCasePath:
         from shared.prompts.sources import prompt_source, resolve
         from workers.enricher import load_cascade
 
+        self.ladle = ladle
         self.settings = settings or EnricherSettings()
         self.use_case: UseCase = self.settings.load_use_case(use_case)
         uc = self.use_case
@@ -134,7 +135,16 @@ class UseCasePath:
     def describe(self) -> dict:
         uc = self.use_case
         return {"use_case": uc.name, "task": uc.task, "prompt": self.prompt.ref, "model": uc.model, "engine": uc.engine,
-                "cascade": self.cascade.ref if self.cascade else None}  # fmt: skip
+                "cascade": self.cascade.ref if self.cascade else None, "adapter": self.adapter_ref()}  # fmt: skip
+
+    def adapter_ref(self) -> str | None:
+        """The use case's `lora:` as NAME@VERSION (a label resolved now), so a run names what it scored."""
+        if not self.use_case.lora:
+            return None
+        from shared.finetune import AdapterRegistry
+
+        name, version = AdapterRegistry(self.ladle.data_dir).resolve(self.use_case.lora)
+        return f"{name}@{version}"
 
 
 @dataclass

@@ -140,6 +140,10 @@ def create_app(gateway: Gateway) -> FastAPI:
     async def create_response(request: Request) -> Response:
         return await responses(gateway, request)
 
+    from services.gateway.finetune_api import add_routes
+
+    add_routes(app, gateway)
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         # an unknown path or method: OpenAI's error shape, like every other answer

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from services.gateway.breaker import CircuitBreaker
@@ -50,11 +50,17 @@ class Router:
         self.config = config
         self.providers = providers or {d.name: build(d) for d in config.deployments}
         self.breaker = CircuitBreaker(config.breaker_failures, config.breaker_cooldown_s)
+        # Models made after start (fine-tuned adapters): a name the config lacks is asked here once.
+        self.resolve: Callable[[str], Provider | None] | None = None
 
     def chain(self, model: str) -> list[str]:
         if model in self.config.aliases:
             return self.config.aliases[model]
         if model in self.providers:
+            return [model]
+        provider = self.resolve(model) if self.resolve is not None else None
+        if provider is not None:
+            self.providers[model] = provider
             return [model]
         raise NoDeployment(model, [*self.config.aliases, *self.providers])
 

@@ -30,7 +30,8 @@ from workers.sink.worker import ClickHouseSink
 pytestmark = pytest.mark.integration
 
 RAW_COUNTS = {"llm_calls": 10, "enrichment_results": 3, "guarded_results": 3, "guardrail_verdicts": 4,
-              "catalog_embedded": 6, "dead_letters": 3, "eval_runs": 1, "eval_items": 2, "review_decisions": 1}  # fmt: skip
+              "catalog_embedded": 6, "dead_letters": 3, "eval_runs": 1, "eval_items": 2, "review_decisions": 1,
+              "finetune_jobs": 2}  # fmt: skip
 # Everything the views say about the sample, worked out by hand (see sample.py).
 SAMPLE_AGGREGATES = {
     "cost": (10, 1, 1, 5710, 1260, 1000, Decimal("0.503438334")),
@@ -112,7 +113,7 @@ def assert_rows(actual: list[tuple], expected: list[tuple]) -> None:
 def test_migrate_is_idempotent_and_records_versions(store):
     assert migrate(store) == []
     versions = [v for (v,) in store.query(f"SELECT version FROM {MIGRATIONS_TABLE} FINAL ORDER BY version")[1]]
-    assert versions == [1, 2, 3, 4, 5, 6, 7, 9]
+    assert versions == [1, 2, 3, 4, 5, 6, 7, 8, 9]
 
 
 def test_body_ttl_follows_the_setting(store):

@@ -14,6 +14,7 @@ DESIGN_TOPICS = {
     "eval.runs": 1,
     "eval.items": 3,
     "review.decisions": 3,
+    "finetune.jobs": 1,
 }
 
 

@@ -93,8 +93,15 @@ class UseCase(BaseModel):
         "like the labelled ones.",
     )
 
+    lora: str | None = Field(
+        default=None,
+        description="NAME@VERSION (or NAME@LABEL) of a fine-tuned LoRA adapter (`ladle finetune create`) the "
+        "engine serves: llama.cpp loads its merged model, else the base with the adapter; vLLM names it per request.",
+    )
+
     def engine_spec(self) -> EngineSpec:
-        return EngineSpec(engine=self.engine, model=self.model, params=self.params)
+        params = self.params if self.lora is None else {**self.params, "lora": self.lora}
+        return EngineSpec(engine=self.engine, model=self.model, params=params)
 
 
 def load_use_cases(path: str | Path) -> dict[str, UseCase]:

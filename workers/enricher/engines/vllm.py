@@ -29,6 +29,19 @@ def guided_json(schema: dict, vllm_sampling) -> dict:
     return {"guided_decoding": vllm_sampling.GuidedDecodingParams(json=schema)}
 
 
+def lora_adapters(params: dict) -> dict[str, str]:
+    """{name: PEFT folder} for ``--enable-lora``: ``lora_adapters`` as given, plus a ``lora`` that names a
+    registry adapter (``ladle finetune create``; NAME@VERSION) rather than one of them."""
+    adapters = dict(params.get("lora_adapters") or {})
+    ref = params.get("lora")
+    if ref and ref not in adapters:
+        from shared.finetune import AdapterRegistry
+        from shared.settings import ladle_settings
+
+        adapters[ref] = str(AdapterRegistry(ladle_settings().data_dir).peft_dir(ref))
+    return adapters
+
+
 class VLLMEngine:
     name = "vllm"
 
@@ -39,7 +52,7 @@ class VLLMEngine:
         self.params = params
         self.adapters: dict[str, object] = {}
         args = {k: params[k] for k in ENGINE_ARGS if k in params}
-        adapters = params.get("lora_adapters") or {}
+        adapters = lora_adapters(params)
         if adapters:
             args.update(enable_lora=True, max_loras=len(adapters), max_lora_rank=int(params.get("max_lora_rank", 16)))
             lora = require("vllm.lora.request", "vllm")
