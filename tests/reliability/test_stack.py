@@ -62,7 +62,8 @@ def stack(tmp_path):
         assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
         assert "demo done" in demo.stdout and "items  " in demo.stdout.replace("│", " "), demo.stdout[-3000:]
         report = (tmp_path / "reports" / "demo.html").read_text()
-        assert "&quot;items&quot;: 6" in report and "<h2>cost</h2>" in report
+        assert "<div class=tile><b>6</b><span>items</span></div>" in report, "the dashboard's items tile"
+        assert "<h2>Cost by team and model</h2>" in report
         yield env, data
     finally:
         down = ladle(env, "down")
