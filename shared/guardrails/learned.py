@@ -195,3 +195,13 @@ def load_model(path: str) -> LinearModel:
             z["coef"], float(z["bias"]), z["mean"], z["scale"], float(z["threshold"]),
             [str(f) for f in z["features"]], str(z["meta"]),
         )  # fmt: skip
+
+
+def load_for_check(path: str, threshold: float | None) -> tuple[LinearModel, float]:
+    """A check's model and the probability it flags at (the artifact's CV-chosen threshold unless the policy
+    sets one); the shared encoder is loaded now, not on the first subject."""
+    from shared.encoder import shared_encoder
+
+    model = load_model(path)
+    shared_encoder()
+    return model, model.threshold if threshold is None else threshold

@@ -59,6 +59,34 @@ class BaseCheck:
     def failed(self, score: float | None = None, detail: str = "") -> CheckOutcome:
         return CheckOutcome(check=self.name, passed=False, score=score, action=self.action, detail=detail[:500])
 
+    def text_jobs(self, subjects: Sequence[Subject]) -> list[tuple[int, str, str]]:
+        """(subject index, text name, text) for every text of the batch in the check's scope."""
+        return [(i, name, text) for i, s in enumerate(subjects) for _, name, text in s.texts(self.config.scope)]
+
+    def per_subject(
+        self,
+        n: int,
+        jobs: list[tuple[int, str, str]],
+        scores: Sequence[float],
+        flagged: Sequence[bool],
+        what: str,
+        suffix: str = "",
+    ) -> list[CheckOutcome]:
+        """A batch's per-text scores folded per subject: the highest score, failed when any text is flagged,
+        with the flagged texts' names in the detail ("WHAT in name, nameSUFFIX")."""
+        best = [0.0] * n
+        where: list[list[str]] = [[] for _ in range(n)]
+        for (i, name, _), p, bad in zip(jobs, scores, flagged, strict=True):
+            best[i] = max(best[i], float(p))
+            if bad:
+                where[i].append(name)
+        return [
+            self.failed(round(best[i], 4), f"{what} in {', '.join(where[i])}{suffix}")
+            if where[i]
+            else self.passed(round(best[i], 4))
+            for i in range(n)
+        ]
+
 
 def spread_latency(outcomes: list[CheckOutcome], seconds: float) -> None:
     """A batched model call's time, shared evenly by the subjects of the batch."""

@@ -120,12 +120,9 @@ class InjectionCheck(BaseCheck):
         super().__init__(config, ctx)
         self.model = None
         if config.model:
-            from shared.encoder import shared_encoder
             from shared.guardrails import learned
 
-            self.model = learned.load_model(config.model)
-            self.cut = self.model.threshold if config.model_threshold is None else config.model_threshold
-            shared_encoder()  # load now, not on the first subject
+            self.model, self.cut = learned.load_for_check(config.model, config.model_threshold)
 
     def run_many(self, subjects: Sequence[Subject]) -> list[CheckOutcome]:
         if self.model is None:
@@ -133,22 +130,12 @@ class InjectionCheck(BaseCheck):
         from shared.guardrails import learned
 
         t0 = time.perf_counter()
-        jobs = [(i, name, text) for i, s in enumerate(subjects) for _, name, text in s.texts(self.config.scope)]
+        jobs = self.text_jobs(subjects)
         x = learned.injection_features([t for *_, t in jobs]) if jobs else None
         probs = self.model.prob(x) if jobs else []
         patterns = x[:, self.model.features.index("pattern:noisy_or")] if jobs else []
-        best = [0.0] * len(subjects)
-        where: list[list[str]] = [[] for _ in subjects]
-        for (i, name, _), p, ps in zip(jobs, probs, patterns, strict=True):
-            best[i] = max(best[i], float(p))
-            if p >= self.cut or ps >= self.config.threshold:
-                where[i].append(name)
-        outcomes = [
-            self.failed(round(best[i], 4), f"instructions aimed at the model in {', '.join(where[i])} (model)")
-            if where[i]
-            else self.passed(round(best[i], 4))
-            for i in range(len(subjects))
-        ]
+        flagged = [p >= self.cut or ps >= self.config.threshold for p, ps in zip(probs, patterns, strict=True)]
+        outcomes = self.per_subject(len(subjects), jobs, probs, flagged, "instructions aimed at the model", " (model)")
         spread_latency(outcomes, time.perf_counter() - t0)
         return outcomes
 

@@ -51,16 +51,13 @@ class ToxicityCheck(BaseCheck):
         self.allow = re.compile("|".join(re.escape(w) for w in words), re.I) if words else None
         self.learned = None
         if config.model:
-            from shared.encoder import shared_encoder
             from shared.guardrails import learned
 
-            self.learned = learned.load_model(config.model)
-            self.cut = self.learned.threshold if config.model_threshold is None else config.model_threshold
-            shared_encoder()  # load now, not on the first subject
+            self.learned, self.cut = learned.load_for_check(config.model, config.model_threshold)
 
     def run_many(self, subjects: Sequence[Subject]) -> list[CheckOutcome]:
         t0 = time.perf_counter()
-        jobs = [(i, name, text) for i, s in enumerate(subjects) for _, name, text in s.texts(self.config.scope)]
+        jobs = self.text_jobs(subjects)
         texts = [self.allow.sub(" ", t) if self.allow else t for _, _, t in jobs]
         probs = [float(p) for p in self.model.predict_prob(texts)] if jobs else []
         profane = [p >= self.config.threshold for p in probs]
@@ -70,17 +67,7 @@ class ToxicityCheck(BaseCheck):
 
             probs = [float(p) for p in self.learned.prob(learned.toxicity_features([t for *_, t in jobs], probs))]
             cut = self.cut
-        worst = [0.0] * len(subjects)
-        where: list[list[str]] = [[] for _ in subjects]
-        for (i, name, _), p, bad in zip(jobs, probs, profane, strict=True):
-            worst[i] = max(worst[i], float(p))
-            if p >= cut or bad:
-                where[i].append(name)
-        outcomes = [
-            self.failed(round(worst[i], 4), f"offensive language in {', '.join(where[i])}")
-            if where[i]
-            else self.passed(round(worst[i], 4))
-            for i in range(len(subjects))
-        ]
+        flagged = [p >= cut or bad for p, bad in zip(probs, profane, strict=True)]
+        outcomes = self.per_subject(len(subjects), jobs, probs, flagged, "offensive language")
         spread_latency(outcomes, time.perf_counter() - t0)
         return outcomes
