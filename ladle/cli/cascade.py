@@ -16,6 +16,27 @@ from shared.runtime.errors import UserError
 out = Console(width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, soft_wrap=True)
 
+LabelOption = Annotated[str, typer.Option(help="Label to move.")]
+ForceOption = Annotated[bool, typer.Option("--force", help="Move it although the release gate refuses.")]
+ReasonOption = Annotated[str | None, typer.Option(help="Why the gate is overridden (with --force).")]
+
+
+def promote_label(registry, kind: str, name: str, version: int, label: str, force: bool, reason: str | None) -> None:
+    """`ladle cascade|finetune promote`: move the label through the release gate, or exit 1 saying it stays."""
+    from ladle.cascade.gate import promote
+    from shared.settings import ladle_settings
+
+    before = registry.labels(name).get(label)
+    moved, verdicts = promote(name, version, label, ladle_settings(), force=force, reason=reason, console=err,
+                              kind=kind, registry=registry)  # fmt: skip
+    if not moved:
+        err.print(f"{name}: {label} stays at {before if before is not None else '-'}: the gate refused version "
+                  f"{version} (override with --force --reason TEXT)", highlight=False)  # fmt: skip
+        raise typer.Exit(1)
+    forced = any(not v.passed for v in verdicts)
+    out.print(f"{name}: {label} -> {version}" + (" (forced past the gate)" if forced else "")
+              + ("" if verdicts else " (no use case with a gate serves it)"), highlight=False)  # fmt: skip
+
 
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     ca = typer.Typer(help="Cascades: a classifier learnt from labels answers first, the LLM gets what it is "
@@ -101,30 +122,15 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
                       highlight=False)  # fmt: skip
 
     @ca.command("promote")
-    def promote_(
-        name: str,
-        version: int,
-        label: Annotated[str, typer.Option(help="Label to move.")] = "production",
-        force: Annotated[bool, typer.Option("--force", help="Move it although the release gate refuses.")] = False,
-        reason: Annotated[str | None, typer.Option(help="Why the gate is overridden (with --force).")] = None,
-    ) -> None:
+    def promote_(name: str, version: int, label: LabelOption = "production", force: ForceOption = False,
+                 reason: ReasonOption = None) -> None:  # fmt: skip
         """Point a label at a version through the gate of every use case that serves NAME@label: the version
         is scored on the gate's dataset (earlier runs reused) and refused below the gate's minimum or when
         significantly worse than the version the label points at now."""
-        from ladle.cascade.gate import promote
         from shared.cascade import CascadeRegistry
         from shared.settings import ladle_settings
 
-        ladle = ladle_settings()
-        before = CascadeRegistry(ladle.data_dir).labels(name).get(label)
-        moved, verdicts = promote(name, version, label, ladle, force=force, reason=reason, console=err)
-        if not moved:
-            err.print(f"{name}: {label} stays at {before if before is not None else '-'}: the gate refused version "
-                      f"{version} (override with --force --reason TEXT)", highlight=False)  # fmt: skip
-            raise typer.Exit(1)
-        forced = any(not v.passed for v in verdicts)
-        out.print(f"{name}: {label} -> {version}" + (" (forced past the gate)" if forced else "")
-                  + ("" if verdicts else " (no use case with a gate serves it)"), highlight=False)  # fmt: skip
+        promote_label(CascadeRegistry(ladle_settings().data_dir), "cascade", name, version, label, force, reason)
 
 
 def _pct(x: float | None) -> str:

@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ladle.cli.cascade import ForceOption, LabelOption, ReasonOption, promote_label
+
 out = Console(width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, soft_wrap=True)
 
@@ -126,30 +128,14 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         out.print(f"{card.ref} written to {folder}; serve it with `lora: {card.ref}` in a use case", highlight=False)
 
     @ft.command("promote")
-    def promote_(
-        name: str,
-        version: int,
-        label: Annotated[str, typer.Option(help="Label to move.")] = "production",
-        force: Annotated[bool, typer.Option("--force", help="Move it although the release gate refuses.")] = False,
-        reason: Annotated[str | None, typer.Option(help="Why the gate is overridden (with --force).")] = None,
-    ) -> None:
+    def promote_(name: str, version: int, label: LabelOption = "production", force: ForceOption = False,
+                 reason: ReasonOption = None) -> None:  # fmt: skip
         """Point a label at an adapter version through the gate of every use case whose `lora:` is NAME@label
         (scored with the candidate, against the version the label points at now), as cascades are promoted."""
-        from ladle.cascade.gate import promote
         from shared.finetune import AdapterRegistry
         from shared.settings import ladle_settings
 
-        ladle = ladle_settings()
-        reg = AdapterRegistry(ladle.data_dir)
-        before = reg.labels(name).get(label)
-        moved, verdicts = promote(name, version, label, ladle, force=force, reason=reason, console=err, kind="lora",
-                                  registry=reg)  # fmt: skip
-        if not moved:
-            err.print(f"{name}: {label} stays at {before if before is not None else '-'}: the gate refused version "
-                      f"{version} (override with --force --reason TEXT)", highlight=False)  # fmt: skip
-            raise typer.Exit(1)
-        out.print(f"{name}: {label} -> {version}" + (" (forced past the gate)" if any(not v.passed for v in verdicts)
-                  else "") + ("" if verdicts else " (no use case with a gate serves it)"), highlight=False)  # fmt: skip
+        promote_label(AdapterRegistry(ladle_settings().data_dir), "lora", name, version, label, force, reason)
 
     @ft.command("merge")
     def merge_(ref: Annotated[str, typer.Argument(help="NAME@VERSION (or NAME@LABEL).")]) -> None:
