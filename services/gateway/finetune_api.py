@@ -77,11 +77,6 @@ def event_object(e: FineTuneJob, n: int) -> dict:
 
 
 def add_routes(app: FastAPI, gateway: Gateway) -> None:
-    if gateway is not None and gateway.router is not None and gateway.router.resolve is None:  # None: routes only
-        from services.gateway.providers.finetuned import resolver
-
-        gateway.router.resolve = resolver(ladle_settings().data_dir)
-
     def team_of(request: Request):
         return gateway.teams.authenticate(request.headers.get("authorization"))
 

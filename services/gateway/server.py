@@ -7,6 +7,7 @@ import uvicorn
 
 from services.gateway.app import create_app
 from services.gateway.config import GatewayConfig, GatewaySettings
+from services.gateway.providers.finetuned import resolver
 from services.gateway.router import Router
 from services.gateway.state import Gateway
 from shared.pricing import Pricing
@@ -36,6 +37,7 @@ def build(settings: GatewaySettings | None = None):
     # Opened before the router loads any model, so a second gateway on the folder fails at once.
     gateway = Gateway(config, None, Pricing.load(), events, prompts, ladle_settings().data_dir / "gateway")
     gateway.router = Router(config)
+    gateway.router.resolve = resolver(ladle_settings().data_dir)  # fine-tuned models, by their NAME@VERSION
     app = create_app(gateway)
 
     @app.on_event("shutdown")

@@ -16,6 +16,7 @@ import pytest
 from schemas import Usage
 from services.gateway.app import Gateway, create_app
 from services.gateway.config import GatewayConfig, hash_key
+from services.gateway.providers.finetuned import resolver
 from services.gateway.router import Router
 from shared.finetune import AdapterRegistry, jobs
 from shared.pricing import Pricing
@@ -51,6 +52,7 @@ def gateway(tmp_path, monkeypatch):
         "teams": [{"name": t, "key_sha256": [hash_key(k)]} for t, k in KEYS.items()],
     })  # fmt: skip
     gw = Gateway(cfg, Router(cfg), Pricing.load(), None)
+    gw.router.resolve = resolver(tmp_path / "data")  # as the gateway's server wires it
     served = Served(create_app(gw))
     clients = {t: openai.OpenAI(base_url=served.url, api_key=k, max_retries=0, timeout=60) for t, k in KEYS.items()}
     yield clients, LadleSettings(data_dir=tmp_path / "data"), gw
