@@ -231,17 +231,18 @@ _STREET_CORE = re.compile(
 )
 
 
+# What may follow an address on the same or the next short line: a unit, a short capitalised run (city,
+# region, country), a postcode, a state code.
+_TAIL = re.compile(rf"(?:,?[ \t]*\n?[ \t]*,?[ \t]*(?:{_UNIT}[ \t]*\d{{1,5}}|[{_UP}][\w'’.-]*(?:[ \t]+(?:[{_UP}(][\w'’.()-]*|\d[\w-]*)){{0,3}}|"
+                   rf"\d{{4,5}}(?:[ -]\d{{2,4}})?|[A-Z]{{2,3}}|nan))")  # fmt: skip
+
+
 def _tail(text: str, end: int) -> int:
     """Extend an address over following short lines (unit, city, region, postcode, country)."""
-    tail = re.compile(rf"(?:,?[ \t]*\n?[ \t]*,?[ \t]*(?:{_UNIT}[ \t]*\d{{1,5}}|[{_UP}][\w'’.-]*(?:[ \t]+(?:[{_UP}(][\w'’.()-]*|\d[\w-]*)){{0,3}}|"
-                      rf"\d{{4,5}}(?:[ -]\d{{2,4}})?|[A-Z]{{2,3}}|nan))")  # fmt: skip
     for _ in range(6):
-        m = tail.match(text, end)
+        m = _TAIL.match(text, end)
         if not m or not m.group().strip(" ,\n\t"):
             break
-        if "\n" not in m.group() and not m.group().lstrip().startswith(","):
-            # on the same line: only a unit, a postcode or a short capitalised run
-            pass
         end = m.end()
     return end
 
